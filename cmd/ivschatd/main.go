@@ -1,0 +1,117 @@
+// Command ivschatd is a self-hosted server for the Amazon IVS Chat APIs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ivschatd/ivschatd/internal/api"
+	"github.com/ivschatd/ivschatd/internal/server"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "ivschatd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cfg := server.DefaultConfig()
+	fs := flag.NewFlagSet("ivschatd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address of the control-plane API and the WebSocket messaging endpoint")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded engine's JetStream store")
+	fs.StringVar(&cfg.Region, "region", cfg.Region, "AWS region this server answers for (SigV4 scope and ARNs)")
+	fs.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account of the default principal")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "comma-separated NATS server URLs of an external cluster; empty runs the engine embedded")
+	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "JetStream replication factor of every bucket and stream (external cluster)")
+	fs.StringVar(&cfg.CredentialsFile, "credentials", "", `JSON file of principals: {"principals":[{"accessKeyId","secretAccessKey","accountId","sessionToken"?,"actions"?}]}`)
+	fs.IntVar(&cfg.MaxRooms, "max-rooms", cfg.MaxRooms, "quota of rooms per account")
+	fs.IntVar(&cfg.MaxLoggingConfigurations, "max-logging-configurations", cfg.MaxLoggingConfigurations, "quota of logging configurations per account")
+	fs.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "how long a chat token may be used to connect")
+	fs.DurationVar(&cfg.TokenKeyRotation, "token-key-rotation", cfg.TokenKeyRotation, "age at which the token sealing key is replaced (0: never)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `ivschatd serves the Amazon IVS Chat APIs: the control plane the AWS SDKs and CLI call
+(SigV4-signed HTTP) and the WebSocket messaging API of the IVS chat messaging SDKs.
+
+Usage: ivschatd [flags]
+
+Every flag can also be set by an environment variable: --data-dir is IVSCHATD_DATA_DIR, and so on.
+IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY add one principal of --account-id.
+With no credentials configured, the development key pair %s / %s is accepted,
+and only on a loopback address.
+
+Flags:
+`, api.DevAccessKeyID, api.DevSecretAccessKey)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see ivschatd --help)", fs.Arg(0))
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	cfg.AccessKeyID = os.Getenv("IVSCHATD_ACCESS_KEY_ID")
+	cfg.SecretAccessKey = os.Getenv("IVSCHATD_SECRET_ACCESS_KEY")
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	engineDesc := "embedded engine in " + cfg.DataDir
+	if cfg.NATSURL != "" {
+		engineDesc = "NATS at " + cfg.NATSURL
+	}
+	fmt.Fprintf(stdout, "ivschatd listening on %s (region %s, %s)\n", srv.URL(), cfg.Region, engineDesc)
+	if srv.DevCredentials {
+		fmt.Fprintf(stdout, "development credentials: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (account %s)\n",
+			api.DevAccessKeyID, api.DevSecretAccessKey, cfg.AccountID)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-srv.Done():
+		return err
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// applyEnv sets every flag not given on the command line from IVSCHATD_<FLAG_NAME>.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := "IVSCHATD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}

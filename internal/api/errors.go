@@ -1,0 +1,82 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/sigv4"
+)
+
+// wireError is an error as the restJson1 protocol carries it: the code goes in
+// x-amzn-ErrorType, the members in the JSON body.
+type wireError struct {
+	status int
+	code   string
+	body   map[string]any
+}
+
+// Validation reasons of the model.
+const (
+	reasonUnknownOperation = "UNKNOWN_OPERATION"
+	reasonFieldValidation  = "FIELD_VALIDATION_FAILED"
+	reasonOther            = "OTHER"
+)
+
+// toWire maps any error to the wire, in this one place. Errors that are not the domain's are
+// internal failures; their text stays in the log, not on the wire.
+func toWire(err error) *wireError {
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		return &wireError{status: http.StatusForbidden, code: se.Code, body: map[string]any{"message": se.Message}}
+	}
+	var ce *chat.Error
+	if !errors.As(err, &ce) {
+		return &wireError{status: http.StatusInternalServerError, code: "InternalServerException",
+			body: map[string]any{"message": "internal error; the request may be retried"}}
+	}
+	body := map[string]any{"message": ce.Message}
+	switch ce.Kind {
+	case chat.KindValidation:
+		fields := ce.Fields
+		if fields == nil {
+			fields = []chat.FieldError{}
+		}
+		reason := reasonFieldValidation
+		if len(ce.Fields) == 0 {
+			reason = reasonOther
+		}
+		body["reason"], body["fieldList"] = reason, fields
+		return &wireError{status: http.StatusBadRequest, code: "ValidationException", body: body}
+	case chat.KindNotFound:
+		body["resourceId"], body["resourceType"] = ce.ResourceID, ce.ResourceType
+		return &wireError{status: http.StatusNotFound, code: "ResourceNotFoundException", body: body}
+	case chat.KindConflict:
+		body["resourceId"], body["resourceType"] = ce.ResourceID, ce.ResourceType
+		return &wireError{status: http.StatusConflict, code: "ConflictException", body: body}
+	case chat.KindQuotaExceeded:
+		body["resourceId"], body["resourceType"], body["limit"] = ce.ResourceID, ce.ResourceType, ce.Limit
+		return &wireError{status: http.StatusPaymentRequired, code: "ServiceQuotaExceededException", body: body}
+	case chat.KindAccessDenied:
+		return &wireError{status: http.StatusForbidden, code: "AccessDeniedException", body: body}
+	case chat.KindThrottling:
+		body["resourceId"], body["resourceType"], body["limit"] = ce.ResourceID, ce.ResourceType, ce.Limit
+		return &wireError{status: http.StatusTooManyRequests, code: "ThrottlingException", body: body}
+	}
+	return &wireError{status: http.StatusInternalServerError, code: "InternalServerException", body: body}
+}
+
+func (e *wireError) write(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("x-amzn-ErrorType", e.code)
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(e.body)
+}
+
+// requestError is a ValidationException about the request as a whole.
+func requestError(reason, message string) *wireError {
+	return &wireError{status: http.StatusBadRequest, code: "ValidationException",
+		body: map[string]any{"message": message, "reason": reason, "fieldList": []chat.FieldError{}}}
+}

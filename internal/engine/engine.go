@@ -1,0 +1,217 @@
+// Package engine is ivschatd's only contact with NATS: it runs JetStream inside the process
+// or joins an external NATS cluster, and offers what the rest of the server needs from it:
+// tables of resources, single-use token claims, the sealing keyring, and room subjects.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+)
+
+// Config chooses and tunes the engine.
+type Config struct {
+	// URL lists external NATS servers (comma-separated). Empty runs an embedded server.
+	URL string
+	// DataDir holds the embedded server's JetStream store.
+	DataDir string
+	// Replicas is the replication factor of every bucket and stream (external clusters only).
+	Replicas int
+	// TokenKeyRotation is how old the newest sealing key may grow before a new one is made;
+	// zero never rotates.
+	TokenKeyRotation time.Duration
+	// TokenLifetime is how long a token may be used to connect; superseded keys are kept at
+	// least this long so that tokens they sealed still open.
+	TokenLifetime time.Duration
+}
+
+// Engine is a connection to JetStream with the buckets and subjects of ivschatd.
+type Engine struct {
+	cfg      Config
+	embedded *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+
+	Rooms                 *Table[chat.Room]
+	LoggingConfigurations *Table[chat.LoggingConfiguration]
+
+	usedTokens jetstream.KeyValue
+	keys       *keyStore
+	cancel     context.CancelFunc
+}
+
+// Bucket names. They are part of the on-disk format: renaming one loses its data.
+const (
+	bucketRooms                 = "ivschat_rooms"
+	bucketLoggingConfigurations = "ivschat_logging_configurations"
+	bucketUsedTokens            = "ivschat_used_tokens"
+	bucketKeys                  = "ivschat_keys"
+)
+
+// Open starts or joins the engine and loads its state; it returns once the node can serve.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = chat.DefaultTokenLifetime
+	}
+	e := &Engine{cfg: cfg}
+	var err error
+	if cfg.URL == "" {
+		err = e.startEmbedded()
+	} else {
+		e.nc, err = nats.Connect(cfg.URL, nats.Name("ivschatd"), nats.MaxReconnects(-1),
+			nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))
+	}
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := e.openBuckets(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) startEmbedded() error {
+	dir := filepath.Join(e.cfg.DataDir, "jetstream")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("engine: data dir: %w", err)
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "ivschatd",
+		DontListen: true,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return errors.New("engine: embedded NATS did not start within 30s (is the data dir locked by another ivschatd?)")
+	}
+	e.embedded = ns
+	e.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("ivschatd"))
+	if err != nil {
+		return fmt.Errorf("engine: connect to embedded NATS: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) openBuckets(ctx context.Context) error {
+	var err error
+	if e.js, err = jetstream.New(e.nc); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	bucket := func(name string, history uint8, extra func(*jetstream.KeyValueConfig)) (jetstream.KeyValue, error) {
+		kc := jetstream.KeyValueConfig{Bucket: name, History: history, Replicas: e.cfg.Replicas, Storage: jetstream.FileStorage}
+		if extra != nil {
+			extra(&kc)
+		}
+		kv, err := e.js.CreateOrUpdateKeyValue(ctx, kc)
+		if err != nil {
+			return nil, fmt.Errorf("engine: bucket %s: %w", name, err)
+		}
+		return kv, nil
+	}
+	rooms, err := bucket(bucketRooms, 1, nil)
+	if err != nil {
+		return err
+	}
+	configs, err := bucket(bucketLoggingConfigurations, 1, nil)
+	if err != nil {
+		return err
+	}
+	// Per-key TTLs let each used token's record expire with the token itself.
+	if e.usedTokens, err = bucket(bucketUsedTokens, 1, func(kc *jetstream.KeyValueConfig) {
+		kc.LimitMarkerTTL = time.Minute
+	}); err != nil {
+		return err
+	}
+	keys, err := bucket(bucketKeys, 1, nil)
+	if err != nil {
+		return err
+	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	e.cancel = stop
+	if e.Rooms, err = openTable[chat.Room](ctx, watchCtx, rooms); err != nil {
+		return err
+	}
+	if e.LoggingConfigurations, err = openTable[chat.LoggingConfiguration](ctx, watchCtx, configs); err != nil {
+		return err
+	}
+	if e.keys, err = openKeyStore(ctx, watchCtx, keys, e.cfg.TokenKeyRotation, e.cfg.TokenLifetime); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Keyring returns the current sealing keyring, shared by every node of the cluster.
+func (e *Engine) Keyring() *chat.Keyring { return e.keys.keyring() }
+
+// RotateSealingKey makes a new newest sealing key for the whole cluster.
+func (e *Engine) RotateSealingKey(ctx context.Context) error { return e.keys.rotate(ctx) }
+
+// ClaimToken records the single use of a token. Exactly one caller across the cluster gets
+// true for a given token id; the record expires with the token.
+func (e *Engine) ClaimToken(ctx context.Context, tokenID string, expires time.Time) (bool, error) {
+	ttl := time.Until(expires) + time.Minute
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	_, err := e.usedTokens.Create(ctx, tokenID, nil, jetstream.KeyTTL(ttl))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("engine: claim token: %w", err)
+	}
+	return true, nil
+}
+
+// Healthy reports whether the engine connection is up.
+func (e *Engine) Healthy() bool { return e.nc != nil && e.nc.IsConnected() }
+
+// Close stops watches, drains the connection and shuts the embedded server down.
+func (e *Engine) Close() {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	if e.nc != nil {
+		_ = e.nc.Drain()
+		deadline := time.Now().Add(5 * time.Second)
+		for !e.nc.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		e.nc.Close()
+	}
+	if e.embedded != nil {
+		e.embedded.Shutdown()
+		e.embedded.WaitForShutdown()
+	}
+}
+
+// key is the KV key of a resource: accounts partition every bucket.
+func key(account, id string) string { return account + "." + id }
+
+func splitKey(k string) (account, id string, ok bool) {
+	return strings.Cut(k, ".")
+}

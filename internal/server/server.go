@@ -1,0 +1,153 @@
+// Package server wires one ivschatd node: the engine, the IVS Chat service, the control-plane
+// API and the messaging gateway, behind one listener; and runs them until shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ivschatd/ivschatd/internal/api"
+	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/engine"
+	"github.com/ivschatd/ivschatd/internal/service"
+)
+
+// Config is everything a node is configured with.
+type Config struct {
+	Addr            string
+	DataDir         string
+	Region          string
+	AccountID       string
+	NATSURL         string
+	Replicas        int
+	CredentialsFile string
+	AccessKeyID     string
+	SecretAccessKey string
+
+	MaxRooms                 int
+	MaxLoggingConfigurations int
+	TokenLifetime            time.Duration
+	TokenKeyRotation         time.Duration
+}
+
+// DefaultConfig is the configuration of `ivschatd` with no flags.
+func DefaultConfig() Config {
+	return Config{
+		Addr:                     "127.0.0.1:8080",
+		DataDir:                  "data",
+		Region:                   "us-east-1",
+		AccountID:                "123456789012",
+		Replicas:                 1,
+		MaxRooms:                 chat.DefaultMaxRooms,
+		MaxLoggingConfigurations: chat.DefaultMaxLoggingConfigurations,
+		TokenLifetime:            chat.DefaultTokenLifetime,
+		TokenKeyRotation:         24 * time.Hour,
+	}
+}
+
+// Server is a running node.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	engine   *engine.Engine
+	service  *service.Service
+	http     *http.Server
+	listener net.Listener
+	// DevCredentials is true when the node accepts the development key pair.
+	DevCredentials bool
+	done           chan error
+}
+
+// Start opens the engine, binds the listener and serves until Shutdown.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	principals, dev, err := principalsFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if dev && !isLoopback(ln.Addr()) {
+		ln.Close()
+		return nil, fmt.Errorf("refusing to listen on %s with the development credentials: configure --credentials or IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY, or listen on loopback", cfg.Addr)
+	}
+	eng, err := engine.Open(ctx, engine.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.Replicas,
+		TokenLifetime: cfg.TokenLifetime, TokenKeyRotation: cfg.TokenKeyRotation})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	svc := service.New(eng, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime,
+		Quotas: service.Quotas{MaxRooms: cfg.MaxRooms, MaxLoggingConfigurations: cfg.MaxLoggingConfigurations}})
+	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("/", api.New(svc, principals, log))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	go func() { s.done <- s.http.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the base URL of the node's listener.
+func (s *Server) URL() string { return "http://" + s.listener.Addr().String() }
+
+// Service is the node's IVS Chat service.
+func (s *Server) Service() *service.Service { return s.service }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if !s.engine.Healthy() {
+		http.Error(w, "engine unavailable\n", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Shutdown stops accepting, finishes requests in flight within ctx, and closes the engine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.http.Close()
+	}
+	s.engine.Close()
+	return err
+}
+
+// Done is closed with the serve error when the listener stops.
+func (s *Server) Done() <-chan error { return s.done }
+
+// principalsFor builds the set of callers. With none configured, the development pair is
+// accepted, and the caller must keep the listener on loopback.
+func principalsFor(cfg Config) (api.Principals, bool, error) {
+	ps := api.Principals{}
+	if cfg.CredentialsFile != "" {
+		var err error
+		if ps, err = api.LoadPrincipals(cfg.CredentialsFile, cfg.AccountID); err != nil {
+			return nil, false, err
+		}
+	}
+	if cfg.AccessKeyID != "" || cfg.SecretAccessKey != "" {
+		if err := ps.Add(&api.Principal{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, AccountID: cfg.AccountID}); err != nil {
+			return nil, false, fmt.Errorf("IVSCHATD_ACCESS_KEY_ID/IVSCHATD_SECRET_ACCESS_KEY: %w", err)
+		}
+	}
+	if len(ps) > 0 {
+		return ps, false, nil
+	}
+	if err := ps.Add(&api.Principal{AccessKeyID: api.DevAccessKeyID, SecretAccessKey: api.DevSecretAccessKey, AccountID: cfg.AccountID}); err != nil {
+		return nil, false, err
+	}
+	return ps, true, nil
+}
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}

@@ -1,0 +1,121 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/engine"
+)
+
+// IssuedToken is a sealed chat token with its deadlines.
+type IssuedToken struct {
+	Token string
+	Grant *chat.Token
+}
+
+// CreateChatToken issues a single-use token for a user to connect to a room.
+func (s *Service) CreateChatToken(account string, in *chat.CreateChatTokenInput) (*IssuedToken, error) {
+	a, err := in.Validate()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.room(account, a); err != nil {
+		return nil, err
+	}
+	grant := chat.NewToken(in, a, s.now().UTC(), s.tokenLifetime)
+	return &IssuedToken{Token: s.engine.Keyring().SealToken(grant), Grant: grant}, nil
+}
+
+// Token-opening failures, each a distinct reason a connection is refused.
+var (
+	ErrTokenInvalid = errors.New("the chat token is malformed or was not issued by this service")
+	ErrTokenExpired = errors.New("the chat token has expired")
+	ErrTokenUsed    = errors.New("the chat token has already been used; create a new one")
+	ErrRoomGone     = errors.New("the chat token's room does not exist")
+)
+
+// OpenToken checks a presented token and records its single use; exactly one caller in the
+// cluster succeeds for a given token.
+func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *chat.Room, error) {
+	grant, err := s.engine.Keyring().OpenToken(token)
+	if err != nil {
+		return nil, nil, ErrTokenInvalid
+	}
+	now := s.now()
+	if !now.Before(grant.TokenExpirationTime) || !now.Before(grant.SessionExpirationTime) {
+		return nil, nil, ErrTokenExpired
+	}
+	a, ok := chat.ParseARN(grant.RoomARN)
+	if !ok || !a.IsRoom() {
+		return nil, nil, ErrTokenInvalid
+	}
+	room, found := s.engine.Rooms.Get(a.Account, a.ID)
+	if !found || a.Region != s.region {
+		return nil, nil, ErrRoomGone
+	}
+	first, err := s.engine.ClaimToken(ctx, grant.ID, grant.TokenExpirationTime)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !first {
+		return nil, nil, ErrTokenUsed
+	}
+	return grant, room, nil
+}
+
+// Room returns a room by account and id, as the gateway needs it for live connections.
+func (s *Service) Room(account, id string) (*chat.Room, bool) { return s.engine.Rooms.Get(account, id) }
+
+// Deliver sends an encoded MESSAGE or EVENT to every member of the room on every node.
+func (s *Service) Deliver(room *chat.Room, payload []byte) error {
+	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload, Origin: s.NodeID})
+}
+
+// DisconnectUser tells the room that a user is disconnected, then closes every connection
+// of that user in the room, on every node.
+func (s *Service) Disconnect(room *chat.Room, eventID, requestID, userID, reason string) error {
+	event := chat.Encode(chat.NewDisconnectUserEvent(eventID, requestID, userID, reason, s.now()))
+	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDisconnect, Payload: event, UserID: userID, Origin: s.NodeID})
+}
+
+// SendEvent sends an application event to the room and returns its id.
+func (s *Service) SendEvent(account string, in *chat.SendEventInput) (string, error) {
+	a, err := in.Validate()
+	if err != nil {
+		return "", err
+	}
+	room, err := s.room(account, a)
+	if err != nil {
+		return "", err
+	}
+	id := chat.NewID()
+	return id, s.Deliver(room, chat.Encode(chat.NewEvent(id, "", *in.EventName, in.Attributes, s.now())))
+}
+
+// DeleteMessage tells the room's members to remove a message and returns the event's id.
+func (s *Service) DeleteMessage(account string, in *chat.DeleteMessageInput) (string, error) {
+	a, err := in.Validate()
+	if err != nil {
+		return "", err
+	}
+	room, err := s.room(account, a)
+	if err != nil {
+		return "", err
+	}
+	id := chat.NewID()
+	return id, s.Deliver(room, chat.Encode(chat.NewDeleteMessageEvent(id, "", *in.ID, chat.Deref(in.Reason), s.now())))
+}
+
+// DisconnectUser closes every connection of a user in a room.
+func (s *Service) DisconnectUser(account string, in *chat.DisconnectUserInput) error {
+	a, err := in.Validate()
+	if err != nil {
+		return err
+	}
+	room, err := s.room(account, a)
+	if err != nil {
+		return err
+	}
+	return s.Disconnect(room, chat.NewID(), "", *in.UserID, chat.Deref(in.Reason))
+}

@@ -1,0 +1,100 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/engine"
+)
+
+// CreateRoom creates a room in the caller's account.
+func (s *Service) CreateRoom(ctx context.Context, account string, in *chat.CreateRoomInput) (*chat.Room, error) {
+	arns, err := in.Validate()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLoggingConfigurations(account, arns); err != nil {
+		return nil, err
+	}
+	if n := s.engine.Rooms.Count(account); n >= s.quotas.MaxRooms {
+		return nil, chat.QuotaExceeded(chat.ResourceRoom, s.quotas.MaxRooms,
+			fmt.Sprintf("the account has %d rooms, the quota is %d", n, s.quotas.MaxRooms))
+	}
+	now := s.clock()
+	return createWithFreshID(ctx, s.engine.Rooms, account, func(id string) *chat.Room {
+		return chat.NewRoom(in, s.region, account, id, now)
+	})
+}
+
+// GetRoom returns the caller's room.
+func (s *Service) GetRoom(account, identifier string) (*chat.Room, error) {
+	a, err := chat.RoomIdentifier("identifier", identifier)
+	if err != nil {
+		return nil, err
+	}
+	return s.room(account, a)
+}
+
+// UpdateRoom applies a partial update and tells the room's live connections.
+func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.UpdateRoomInput) (*chat.Room, error) {
+	a, arns, err := in.Validate()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.owned(account, a); err != nil {
+		return nil, err
+	}
+	if err := s.checkLoggingConfigurations(account, arns); err != nil {
+		return nil, err
+	}
+	r, err := s.engine.Rooms.Update(ctx, account, a.ID, func(cur *chat.Room) (*chat.Room, error) {
+		return in.Apply(cur, s.clock()), nil
+	})
+	if err != nil {
+		return nil, mapEngineError(err, a)
+	}
+	_ = s.engine.PublishRoom(account, a.ID, engine.RoomSignal{Kind: engine.SignalUpdated, Origin: s.NodeID})
+	return r, nil
+}
+
+// DeleteRoom deletes the caller's room and ends its live connections.
+func (s *Service) DeleteRoom(ctx context.Context, account, identifier string) error {
+	a, err := chat.RoomIdentifier("identifier", identifier)
+	if err != nil {
+		return err
+	}
+	if err := s.owned(account, a); err != nil {
+		return err
+	}
+	if err := s.engine.Rooms.Delete(ctx, account, a.ID); err != nil {
+		return mapEngineError(err, a)
+	}
+	_ = s.engine.PublishRoom(account, a.ID, engine.RoomSignal{Kind: engine.SignalDeleted, Origin: s.NodeID})
+	return nil
+}
+
+// ListRoomsInput is the ListRooms request.
+type ListRoomsInput struct {
+	Name                           *string `json:"name"`
+	NextToken                      *string `json:"nextToken"`
+	MaxResults                     *int    `json:"maxResults"`
+	MessageReviewHandlerURI        *string `json:"messageReviewHandlerUri"`
+	LoggingConfigurationIdentifier *string `json:"loggingConfigurationIdentifier"`
+}
+
+// ListRooms returns a page of the caller's rooms, most recently updated first.
+func (s *Service) ListRooms(account string, in *ListRoomsInput) ([]*chat.Room, string, error) {
+	p, err := chat.ParseListRoomsFilter(in.Name, in.MessageReviewHandlerURI, in.LoggingConfigurationIdentifier, in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.LoggingConfiguration != nil {
+		if err := s.checkLoggingConfigurations(account, []chat.ARN{*p.LoggingConfiguration}); err != nil {
+			return nil, "", err
+		}
+	}
+	return page(s, account, "ListRooms", s.engine.Rooms.List(account), p.Page, p.Match, roomOrderKey)
+}
+
+func roomOrderKey(r *chat.Room) chat.OrderKey { return chat.OrderKey{Time: r.UpdateTime, ID: r.ID} }

@@ -1,0 +1,129 @@
+// Package service carries out the IVS Chat operations: it applies the domain's rules to the
+// state kept in the engine. The control-plane API and the messaging gateway are both thin
+// transports over it.
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/engine"
+)
+
+// Quotas are the per-account resource limits.
+type Quotas struct {
+	MaxRooms                 int
+	MaxLoggingConfigurations int
+}
+
+// Service is one node's implementation of the IVS Chat operations.
+type Service struct {
+	engine        *engine.Engine
+	region        string
+	quotas        Quotas
+	tokenLifetime time.Duration
+	now           func() time.Time
+	// NodeID tags what this node publishes.
+	NodeID string
+}
+
+// Config configures a Service.
+type Config struct {
+	Region        string
+	Quotas        Quotas
+	TokenLifetime time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// New makes a Service over an open engine.
+func New(e *engine.Engine, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = chat.DefaultTokenLifetime
+	}
+	if cfg.Quotas.MaxRooms <= 0 {
+		cfg.Quotas.MaxRooms = chat.DefaultMaxRooms
+	}
+	if cfg.Quotas.MaxLoggingConfigurations <= 0 {
+		cfg.Quotas.MaxLoggingConfigurations = chat.DefaultMaxLoggingConfigurations
+	}
+	return &Service{engine: e, region: cfg.Region, quotas: cfg.Quotas, tokenLifetime: cfg.TokenLifetime,
+		now: cfg.Now, NodeID: chat.NewID()}
+}
+
+// Region is the region the service runs in.
+func (s *Service) Region() string { return s.region }
+
+// Engine is the engine the service keeps its state in.
+func (s *Service) Engine() *engine.Engine { return s.engine }
+
+// clock returns the current time in UTC at millisecond precision, the precision of the wire.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// owned checks that an ARN belongs to the caller's account and this region. Anything else is
+// reported as not found, so that accounts cannot probe each other.
+func (s *Service) owned(account string, a chat.ARN) error {
+	if a.Account != account || a.Region != s.region {
+		return notFound(a)
+	}
+	return nil
+}
+
+func notFound(a chat.ARN) error {
+	if a.IsRoom() {
+		return chat.NotFound(chat.ResourceRoom, a.ID)
+	}
+	return chat.NotFound(chat.ResourceLoggingConfiguration, a.ID)
+}
+
+// room returns the caller's room named by an ARN.
+func (s *Service) room(account string, a chat.ARN) (*chat.Room, error) {
+	if err := s.owned(account, a); err != nil {
+		return nil, err
+	}
+	r, ok := s.engine.Rooms.Get(account, a.ID)
+	if !ok {
+		return nil, notFound(a)
+	}
+	return r, nil
+}
+
+// checkLoggingConfigurations makes sure every referenced configuration exists in the account.
+func (s *Service) checkLoggingConfigurations(account string, arns []chat.ARN) error {
+	for _, a := range arns {
+		if err := s.owned(account, a); err != nil {
+			return err
+		}
+		if _, ok := s.engine.LoggingConfigurations.Get(account, a.ID); !ok {
+			return notFound(a)
+		}
+	}
+	return nil
+}
+
+// mapEngineError turns an engine miss into the domain's not-found error.
+func mapEngineError(err error, a chat.ARN) error {
+	if errors.Is(err, engine.ErrNotFound) {
+		return notFound(a)
+	}
+	return err
+}
+
+// createWithFreshID stores a new resource under a random id, drawing again on the (unlikely)
+// collision.
+func createWithFreshID[T any](ctx context.Context, t *engine.Table[T], account string, build func(id string) *T) (*T, error) {
+	for {
+		id := chat.NewID()
+		v := build(id)
+		err := t.Create(ctx, account, id, v)
+		if errors.Is(err, engine.ErrExists) {
+			continue
+		}
+		return v, err
+	}
+}

@@ -1,0 +1,85 @@
+package service
+
+import (
+	"context"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+)
+
+// updateTags changes the tags of a room or logging configuration atomically.
+func (s *Service) updateTags(ctx context.Context, account string, a chat.ARN, change func(map[string]string) (map[string]string, error)) error {
+	if err := s.owned(account, a); err != nil {
+		return err
+	}
+	var err error
+	if a.IsRoom() {
+		_, err = s.engine.Rooms.Update(ctx, account, a.ID, func(r *chat.Room) (*chat.Room, error) {
+			tags, err := change(r.Tags)
+			r.Tags = tags
+			return r, err
+		})
+	} else {
+		_, err = s.engine.LoggingConfigurations.Update(ctx, account, a.ID, func(c *chat.LoggingConfiguration) (*chat.LoggingConfiguration, error) {
+			tags, err := change(c.Tags)
+			c.Tags = tags
+			return c, err
+		})
+	}
+	return mapEngineError(err, a)
+}
+
+// TagResource adds or overwrites tags.
+func (s *Service) TagResource(ctx context.Context, account, resourceARN string, in *chat.TagResourceInput) error {
+	a, err := chat.ResourceIdentifier("resourceArn", resourceARN)
+	if err != nil {
+		return err
+	}
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	return s.updateTags(ctx, account, a, func(tags map[string]string) (map[string]string, error) {
+		return chat.MergeTags(tags, in.Tags)
+	})
+}
+
+// UntagResource removes tags; keys that are not set are ignored.
+func (s *Service) UntagResource(ctx context.Context, account, resourceARN string, keys []string, present bool) error {
+	a, err := chat.ResourceIdentifier("resourceArn", resourceARN)
+	if err != nil {
+		return err
+	}
+	if err := chat.ValidateTagKeys(keys, present); err != nil {
+		return err
+	}
+	return s.updateTags(ctx, account, a, func(tags map[string]string) (map[string]string, error) {
+		out := make(map[string]string, len(tags))
+		for k, v := range tags {
+			out[k] = v
+		}
+		for _, k := range keys {
+			delete(out, k)
+		}
+		return out, nil
+	})
+}
+
+// ListTagsForResource returns a resource's tags.
+func (s *Service) ListTagsForResource(account, resourceARN string) (map[string]string, error) {
+	a, err := chat.ResourceIdentifier("resourceArn", resourceARN)
+	if err != nil {
+		return nil, err
+	}
+	if a.IsRoom() {
+		r, err := s.room(account, a)
+		if err != nil {
+			return nil, err
+		}
+		return r.Tags, nil
+	}
+	c, err := s.loggingConfiguration(account, a)
+	if err != nil {
+		return nil, err
+	}
+	return c.Tags, nil
+}
+
