@@ -82,4 +82,3 @@ func (s *Service) ListTagsForResource(account, resourceARN string) (map[string]s
 	}
 	return c.Tags, nil
 }
-
