@@ -50,7 +50,7 @@ func ParseListRoomsFilter(name, handlerURI, loggingConfiguration *string, maxRes
 		f.Name = name
 	}
 	if handlerURI != nil {
-		v.reviewHandler("messageReviewHandlerUri", &MessageReviewHandlerInput{URI: handlerURI})
+		v.handlerURI("messageReviewHandlerUri", *handlerURI)
 		if *handlerURI != "" {
 			f.MessageReviewHandlerURI = handlerURI
 		}

@@ -60,11 +60,18 @@ func (v *validator) reviewHandler(name string, h *MessageReviewHandlerInput) {
 	if h == nil {
 		return
 	}
-	if h.URI != nil && v.length(name+".uri", *h.URI, 0, 170) {
-		v.pattern(name+".uri", *h.URI, lambdaARNPattern, "empty or a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)")
+	if h.URI != nil {
+		v.handlerURI(name+".uri", *h.URI)
 	}
 	if h.FallbackResult != nil && *h.FallbackResult != FallbackAllow && *h.FallbackResult != FallbackDeny {
 		v.fail(name+".fallbackResult", "must be one of ALLOW, DENY")
+	}
+}
+
+// handlerURI checks a LambdaArn: a review handler's uri, or the ListRooms filter on it.
+func (v *validator) handlerURI(name, uri string) {
+	if v.length(name, uri, 0, 170) {
+		v.pattern(name, uri, lambdaARNPattern, "empty or a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)")
 	}
 }
 
