@@ -15,7 +15,7 @@ const (
 	SignalDeliver SignalKind = "deliver"
 	// SignalDisconnect closes every connection of UserID.
 	SignalDisconnect SignalKind = "disconnect"
-	// SignalUpdated says the room's settings changed; nodes reload them.
+	// SignalUpdated says the room's settings changed; the payload is the room as stored.
 	SignalUpdated SignalKind = "updated"
 	// SignalDeleted says the room is gone; its members are told and disconnected.
 	SignalDeleted SignalKind = "deleted"
@@ -31,12 +31,16 @@ type RoomSignal struct {
 	UserID string
 	// Origin identifies the node that published the signal.
 	Origin string
+	// CountsTowardRate marks a MESSAGE that used some of the room's message rate, so that
+	// every node's rate limiter sees the sends admitted on the others.
+	CountsTowardRate bool
 }
 
 const (
 	headerKind   = "Ivschat-Signal"
 	headerUser   = "Ivschat-User"
 	headerOrigin = "Ivschat-Origin"
+	headerRate   = "Ivschat-Rate"
 )
 
 // roomSubject is the subject of a room: one per room, partitioned by account.
@@ -53,6 +57,9 @@ func (e *Engine) PublishRoom(account, roomID string, s RoomSignal) error {
 	}
 	if s.Origin != "" {
 		msg.Header.Set(headerOrigin, s.Origin)
+	}
+	if s.CountsTowardRate {
+		msg.Header.Set(headerRate, "1")
 	}
 	msg.Data = s.Payload
 	if err := e.nc.PublishMsg(msg); err != nil {
@@ -73,6 +80,8 @@ func (e *Engine) SubscribeRoom(account, roomID string, handle func(RoomSignal)) 
 			Payload: m.Data,
 			UserID:  m.Header.Get(headerUser),
 			Origin:  m.Header.Get(headerOrigin),
+
+			CountsTowardRate: m.Header.Get(headerRate) == "1",
 		})
 	})
 	if err != nil {

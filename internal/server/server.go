@@ -14,6 +14,7 @@ import (
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/engine"
+	"github.com/ivschatd/ivschatd/internal/gateway"
 	"github.com/ivschatd/ivschatd/internal/service"
 )
 
@@ -33,6 +34,7 @@ type Config struct {
 	MaxLoggingConfigurations int
 	TokenLifetime            time.Duration
 	TokenKeyRotation         time.Duration
+	Gateway                  gateway.Config
 }
 
 // DefaultConfig is the configuration of `ivschatd` with no flags.
@@ -47,6 +49,7 @@ func DefaultConfig() Config {
 		MaxLoggingConfigurations: chat.DefaultMaxLoggingConfigurations,
 		TokenLifetime:            chat.DefaultTokenLifetime,
 		TokenKeyRotation:         24 * time.Hour,
+		Gateway:                  gateway.DefaultConfig(),
 	}
 }
 
@@ -56,6 +59,7 @@ type Server struct {
 	log      *slog.Logger
 	engine   *engine.Engine
 	service  *service.Service
+	gateway  *gateway.Gateway
 	http     *http.Server
 	listener net.Listener
 	// DevCredentials is true when the node accepts the development key pair.
@@ -88,7 +92,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("/", api.New(svc, principals, log))
+	s.gateway = gateway.New(svc, cfg.Gateway, log)
+	controlPlane := api.New(svc, principals, log)
+	// One listener serves both APIs: WebSocket upgrades go to the messaging gateway.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if gateway.IsUpgrade(r) {
+			s.gateway.ServeHTTP(w, r)
+			return
+		}
+		controlPlane.ServeHTTP(w, r)
+	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() { s.done <- s.http.Serve(ln) }()
@@ -110,9 +123,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// Shutdown stops accepting, finishes requests in flight within ctx, and closes the engine.
+// Gateway is the node's messaging gateway.
+func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
+
+// Shutdown stops accepting, asks WebSocket clients to reconnect elsewhere, finishes requests
+// in flight within ctx, and closes the engine.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	s.gateway.Shutdown(ctx)
+	err := <-httpDone
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = s.http.Close()
 	}

@@ -72,7 +72,13 @@ func (s *Service) Deliver(room *chat.Room, payload []byte) error {
 	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload, Origin: s.NodeID})
 }
 
-// DisconnectUser tells the room that a user is disconnected, then closes every connection
+// DeliverMessage sends an encoded MESSAGE that counts toward the room's message rate.
+func (s *Service) DeliverMessage(room *chat.Room, payload []byte) error {
+	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload,
+		Origin: s.NodeID, CountsTowardRate: true})
+}
+
+// Disconnect tells the room that a user is disconnected, then closes every connection
 // of that user in the room, on every node.
 func (s *Service) Disconnect(room *chat.Room, eventID, requestID, userID, reason string) error {
 	event := chat.Encode(chat.NewDisconnectUserEvent(eventID, requestID, userID, reason, s.now()))

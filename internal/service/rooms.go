@@ -54,7 +54,8 @@ func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.Updat
 	if err != nil {
 		return nil, mapEngineError(err, a)
 	}
-	_ = s.engine.PublishRoom(account, a.ID, engine.RoomSignal{Kind: engine.SignalUpdated, Origin: s.NodeID})
+	// The new settings travel with the signal: another node's index may not have them yet.
+	_ = s.engine.PublishRoom(account, a.ID, engine.RoomSignal{Kind: engine.SignalUpdated, Payload: chat.Encode(r), Origin: s.NodeID})
 	return r, nil
 }
 

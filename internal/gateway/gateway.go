@@ -1,0 +1,261 @@
+// Package gateway is the IVS Chat messaging API: WebSocket connections authenticated by chat
+// tokens, the publish actions, and fan-out of each room's messages and events to its members
+// on this node.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/service"
+)
+
+// Config bounds what a client can make the gateway do.
+type Config struct {
+	// MaxFrameBytes caps an inbound frame; larger ones close the connection with 1009.
+	MaxFrameBytes int
+	// QueueFrames bounds each connection's outbound queue; a client that lets it fill is dropped.
+	QueueFrames int
+	// PingInterval is how often idle connections are pinged; a peer silent for two intervals is dropped.
+	PingInterval time.Duration
+	// WriteTimeout bounds one write to a client.
+	WriteTimeout time.Duration
+	// CloseGrace is how long a closing connection waits for the client's close frame.
+	CloseGrace time.Duration
+	// ConnectionRequestRate caps requests per second on one connection (0: no cap).
+	ConnectionRequestRate float64
+	// HandshakeTimeout bounds the engine work of accepting a token.
+	HandshakeTimeout time.Duration
+	// DrainTimeout is how long a shutdown waits for clients to reconnect elsewhere before
+	// closing the connections left.
+	DrainTimeout time.Duration
+}
+
+// DefaultConfig is the gateway's configuration unless flags say otherwise.
+func DefaultConfig() Config {
+	return Config{
+		MaxFrameBytes:         16 << 10,
+		QueueFrames:           512,
+		PingInterval:          30 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		CloseGrace:            2 * time.Second,
+		ConnectionRequestRate: 100,
+		HandshakeTimeout:      5 * time.Second,
+		DrainTimeout:          5 * time.Second,
+	}
+}
+
+// Gateway accepts WebSocket connections and runs them.
+type Gateway struct {
+	cfg      Config
+	service  *service.Service
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	hubs        [hubShards]hubShard
+	connections atomic.Int64
+	wg          sync.WaitGroup
+	draining    atomic.Bool
+	stop        chan struct{}
+}
+
+// New makes a gateway over the service.
+func New(s *service.Service, cfg Config, log *slog.Logger) *Gateway {
+	g := &Gateway{cfg: cfg, service: s, log: log, stop: make(chan struct{})}
+	for i := range g.hubs {
+		g.hubs[i].hubs = map[string]*hub{}
+	}
+	g.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		// The gateway writes its own frames; gorilla's write buffer is only borrowed for the
+		// rare control frame it writes itself, so it comes from a pool instead of every connection.
+		WriteBufferPool: &sync.Pool{},
+		// Chat pages are served from anywhere, as with the real service: the token is the credential.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			refuse(w, status, reason.Error())
+		},
+	}
+	go g.pingLoop()
+	return g
+}
+
+// Connections is how many members are connected to this node.
+func (g *Gateway) Connections() int64 { return g.connections.Load() }
+
+// IsUpgrade reports whether a request asks for a WebSocket.
+func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
+
+// refuse answers a handshake that will not be upgraded.
+func refuse(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "ivschatd: %s\n", message)
+}
+
+// tokenFrom takes the chat token from the Sec-WebSocket-Protocol offer. Clients offer exactly
+// one value, the token; a list is accepted and its first value used.
+func tokenFrom(r *http.Request) string {
+	for _, v := range websocket.Subprotocols(r) {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ServeHTTP checks the chat token and upgrades the connection. Refusals happen before the
+// upgrade, with an HTTP status that says why.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.draining.Load() {
+		refuse(w, http.StatusServiceUnavailable, "the server is shutting down; connect again with a new token")
+		return
+	}
+	token := tokenFrom(r)
+	if token == "" {
+		refuse(w, http.StatusUnauthorized, "no chat token: pass it as the WebSocket subprotocol")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.HandshakeTimeout)
+	grant, room, err := g.service.OpenToken(ctx, token)
+	cancel()
+	if err != nil {
+		status := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, service.ErrTokenInvalid), errors.Is(err, service.ErrTokenExpired):
+			status = http.StatusUnauthorized
+		case errors.Is(err, service.ErrTokenUsed):
+			status = http.StatusForbidden
+		case errors.Is(err, service.ErrRoomGone):
+			status = http.StatusNotFound
+		default:
+			g.log.Error("accepting a chat token", "error", err)
+			err = errors.New("the token could not be checked; retry with a new token")
+			status = http.StatusServiceUnavailable
+		}
+		refuse(w, status, err.Error())
+		return
+	}
+	// Join before the handshake completes: a client may send as soon as it sees the 101, and
+	// must already be a member to receive its own message.
+	c := &conn{gw: g, token: grant, ip: clientIP(r), out: make(chan []byte, g.cfg.QueueFrames), done: make(chan struct{})}
+	g.wg.Add(1)
+	g.connections.Add(1)
+	if err := g.join(c, room); err != nil {
+		g.log.Error("joining a room", "error", err)
+		c.teardown()
+		refuse(w, http.StatusServiceUnavailable, "the room could not be joined; retry with a new token")
+		return
+	}
+	ws, err := g.upgrader.Upgrade(w, r, http.Header{"Sec-WebSocket-Protocol": {token}})
+	if err != nil {
+		c.teardown() // the upgrader has answered
+		return
+	}
+	if !c.attach(ws) {
+		return // dropped while the handshake was in flight
+	}
+	c.expiry = time.AfterFunc(time.Until(grant.SessionExpirationTime), func() {
+		c.sendError("", "", chat.CodeUnauthorized, "the chat session has expired; connect again with a new token")
+		c.closeWith(closeNormal, "session expired")
+	})
+	go c.writeLoop()
+	c.readLoop()
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// pingLoop pings every connection each interval, so that dead peers are found by the read
+// deadline. One loop serves the whole node, rather than a timer per connection.
+func (g *Gateway) pingLoop() {
+	t := time.NewTicker(g.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.eachHub(func(h *hub) {
+			var slow []*conn
+			h.each(func(c *conn) {
+				if !c.enqueue(pingFrame) {
+					slow = append(slow, c)
+				}
+			})
+			for _, c := range slow {
+				c.abort("outbound queue full")
+			}
+		})
+	}
+}
+
+func (g *Gateway) eachHub(fn func(*hub)) {
+	for i := range g.hubs {
+		sh := &g.hubs[i]
+		sh.mu.Lock()
+		hubs := make([]*hub, 0, len(sh.hubs))
+		for _, h := range sh.hubs {
+			hubs = append(hubs, h)
+		}
+		sh.mu.Unlock()
+		for _, h := range hubs {
+			fn(h)
+		}
+	}
+}
+
+// Shutdown asks every client to reconnect (ERROR 401 makes the SDK fetch a new token and
+// connect again, through the load balancer to another node), waits for them to go until ctx
+// ends, then closes what is left.
+func (g *Gateway) Shutdown(ctx context.Context) {
+	if g.draining.Swap(true) {
+		return
+	}
+	close(g.stop)
+	bye := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeUnauthorized,
+		"the server is shutting down; connect again with a new token")))
+	g.eachHub(func(h *hub) {
+		h.each(func(c *conn) { c.enqueue(bye) })
+	})
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	drain := time.NewTimer(g.cfg.DrainTimeout)
+	defer drain.Stop()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	case <-drain.C:
+	}
+	g.eachHub(func(h *hub) {
+		h.each(func(c *conn) { c.closeWith(closeGoingAway, "server shutting down") })
+	})
+	select {
+	case <-done:
+	case <-time.After(g.cfg.CloseGrace + time.Second):
+		g.eachHub(func(h *hub) {
+			var all []*conn
+			h.each(func(c *conn) { all = append(all, c) })
+			for _, c := range all {
+				c.teardown()
+			}
+		})
+	}
+}

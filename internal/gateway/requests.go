@@ -1,0 +1,57 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+)
+
+// handle carries out one request frame from the client.
+func (c *conn) handle(data []byte) {
+	req, rerr := chat.ParseRequest(data)
+	if rerr != nil {
+		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
+		return
+	}
+	now := time.Now()
+	if !c.limit.take(now, c.gw.cfg.ConnectionRequestRate) {
+		c.sendError("", req.RequestID, chat.CodeTooManyRequests, "too many requests on this connection")
+		return
+	}
+	if now.After(c.token.SessionExpirationTime) {
+		return // the expiry timer is closing the connection
+	}
+	room := c.hub.room.Load()
+	if rerr := req.Check(c.token, room); rerr != nil {
+		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
+		return
+	}
+	switch req.Action {
+	case chat.ActionSendMessage:
+		c.sendMessage(req, room, now)
+	case chat.ActionDeleteMessage:
+		id := chat.NewID()
+		event := chat.NewDeleteMessageEvent(id, req.RequestID, *req.ID, chat.Deref(req.Reason), now)
+		if err := c.gw.service.Deliver(room, chat.Encode(event)); err != nil {
+			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the event could not be delivered; retry")
+		}
+	case chat.ActionDisconnectUser:
+		id := chat.NewID()
+		if err := c.gw.service.Disconnect(room, id, req.RequestID, *req.UserID, chat.Deref(req.Reason)); err != nil {
+			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the user could not be disconnected; retry")
+		}
+	}
+}
+
+// sendMessage admits a message under the room's rate and delivers it to the room.
+func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) {
+	id := chat.NewID()
+	if !c.hub.admitMessage(now) {
+		c.sendError(id, req.RequestID, chat.CodeTooManyRequests, "the room's maximum message rate has been reached")
+		return
+	}
+	msg := chat.NewMessage(id, req.RequestID, *req.Content, req.Attributes, c.token, now)
+	if err := c.gw.service.DeliverMessage(room, chat.Encode(msg)); err != nil {
+		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the message could not be delivered; retry")
+	}
+}
