@@ -171,9 +171,6 @@ func (in *UpdateLoggingConfigurationInput) Apply(c *LoggingConfiguration, dest *
 	if dest != nil {
 		out.Destination = *dest
 	}
-	if !now.After(c.UpdateTime) {
-		now = c.UpdateTime.Add(time.Millisecond)
-	}
-	out.UpdateTime = now
+	out.UpdateTime = nextUpdateTime(c.UpdateTime, now)
 	return &out
 }

@@ -192,12 +192,18 @@ func (in *UpdateRoomInput) Apply(r *Room, now time.Time) *Room {
 	if in.LoggingConfigurationIdentifiers != nil {
 		out.LoggingConfigurationIdentifiers = dedupe(*in.LoggingConfigurationIdentifiers)
 	}
-	if !now.After(r.UpdateTime) {
-		// updateTime orders ListRooms, so every update must move it forward.
-		now = r.UpdateTime.Add(time.Millisecond)
-	}
-	out.UpdateTime = now
+	// updateTime orders ListRooms, so every update must move it forward.
+	out.UpdateTime = nextUpdateTime(r.UpdateTime, now)
 	return &out
+}
+
+// nextUpdateTime is now, or the next millisecond after prev when now is not past it at the
+// millisecond precision the API reports times in, so a client always sees an update move it.
+func nextUpdateTime(prev, now time.Time) time.Time {
+	if next := prev.Truncate(time.Millisecond).Add(time.Millisecond); now.Before(next) {
+		return next
+	}
+	return now
 }
 
 func (v *validator) loggingConfigurationList(name string, ids []string) []ARN {

@@ -175,13 +175,18 @@ func (kr *Keyring) Seal(purpose byte, plaintext []byte) string {
 		panic("chat: no randomness: " + err.Error())
 	}
 	out := aead.Seal(buf, buf[5:], plaintext, []byte{purpose, sealVersion})
-	return base64.RawURLEncoding.EncodeToString(out)
+	return sealEncoding.EncodeToString(out)
 }
+
+// sealEncoding is base64url without padding, rejecting non-zero padding bits.
+var sealEncoding = base64.RawURLEncoding.Strict()
 
 // Open authenticates and decrypts a value made by Seal with the same purpose.
 func (kr *Keyring) Open(purpose byte, sealed string) ([]byte, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < 5 || raw[0] != sealVersion {
+	// Only the canonical encoding opens: a lenient decoder would also open the same value with
+	// altered padding bits or inserted line breaks, so one token would have many spellings.
+	raw, err := sealEncoding.DecodeString(sealed)
+	if err != nil || len(sealed) != sealEncoding.EncodedLen(len(raw)) || len(raw) < 5 || raw[0] != sealVersion {
 		return nil, ErrUnsealable
 	}
 	aead, ok := kr.aeads[binary.BigEndian.Uint32(raw[1:5])]
