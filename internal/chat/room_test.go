@@ -239,7 +239,7 @@ func TestNewToken(t *testing.T) {
 	t.Run("session duration and capabilities are taken once each", func(t *testing.T) {
 		tok := NewToken(&CreateChatTokenInput{UserID: ptr("bob"), SessionDurationInMinutes: ptr(180),
 			Capabilities: []string{"SEND_MESSAGE", "SEND_MESSAGE", "DELETE_MESSAGE"}}, room, t0, time.Minute)
-		if !tok.SessionExpirationTime.Equal(t0.Add(180*time.Minute).Truncate(time.Millisecond)) {
+		if !tok.SessionExpirationTime.Equal(t0.Add(180 * time.Minute).Truncate(time.Millisecond)) {
 			t.Fatalf("session expires %v", tok.SessionExpirationTime)
 		}
 		if !slices.Equal(tok.Capabilities, []string{"SEND_MESSAGE", "DELETE_MESSAGE"}) ||
