@@ -68,10 +68,10 @@ func (c *conn) abort(reason string) {
 func (c *conn) teardown() {
 	c.once.Do(func() {
 		close(c.done)
+		c.rawMu.Lock()
 		if c.expiry != nil {
 			c.expiry.Stop()
 		}
-		c.rawMu.Lock()
 		if c.raw != nil {
 			_ = c.raw.Close()
 		}
@@ -96,6 +96,10 @@ func (c *conn) attach(ws *websocket.Conn) bool {
 	default:
 	}
 	c.ws, c.raw = ws, ws.UnderlyingConn()
+	c.expiry = time.AfterFunc(time.Until(c.token.SessionExpirationTime), func() {
+		c.sendError("", "", chat.CodeUnauthorized, "the chat session has expired; connect again with a new token")
+		c.closeWith(closeNormal, "session expired")
+	})
 	return true
 }
 

@@ -165,10 +165,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !c.attach(ws) {
 		return // dropped while the handshake was in flight
 	}
-	c.expiry = time.AfterFunc(time.Until(grant.SessionExpirationTime), func() {
-		c.sendError("", "", chat.CodeUnauthorized, "the chat session has expired; connect again with a new token")
-		c.closeWith(closeNormal, "session expired")
-	})
 	go c.writeLoop()
 	c.readLoop()
 }
