@@ -328,6 +328,19 @@ func (r rawResponse) wantAWSError(t testing.TB, status int, code string) map[str
 	if msg, _ := m["message"].(string); msg == "" {
 		t.Fatalf("body %s has no message", r.Body)
 	}
+	if code == "ValidationException" {
+		// A field validation failure names its fields; any other reason is OTHER.
+		fields, _ := m["fieldList"].([]any)
+		switch m["reason"] {
+		case "FIELD_VALIDATION_FAILED":
+			if len(fields) == 0 {
+				t.Fatalf("reason FIELD_VALIDATION_FAILED with no fieldList: %s", r.Body)
+			}
+		case "OTHER", "UNKNOWN_OPERATION":
+		default:
+			t.Fatalf("reason %v: %s", m["reason"], r.Body)
+		}
+	}
 	return m
 }
 
