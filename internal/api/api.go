@@ -3,6 +3,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -100,13 +101,13 @@ func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) 
 		}
 		arn, err := url.PathUnescape(rest)
 		if err != nil || !utf8.ValidString(arn) {
-			return "", nil, nil, requestError(reasonFieldValidation, "resourceArn: the path label is not a valid percent-encoded ARN")
+			return "", nil, nil, toWire(chat.Invalid(chat.FieldError{Name: "resourceArn", Message: "the path label is not a valid percent-encoded ARN"}))
 		}
 		c := &call{resourceARN: arn}
 		if r.Method == http.MethodDelete {
 			q, err := url.ParseQuery(r.URL.RawQuery)
 			if err != nil {
-				return "", nil, nil, requestError(reasonFieldValidation, "tagKeys: the query string is not valid percent-encoding")
+				return "", nil, nil, toWire(chat.Invalid(chat.FieldError{Name: "tagKeys", Message: "the query string is not valid percent-encoding"}))
 			}
 			c.tagKeys, c.hasTagKeys = q["tagKeys"], q.Has("tagKeys")
 		}
@@ -137,6 +138,11 @@ func decode(body []byte, v any) error {
 	}
 	if !utf8.Valid(body) {
 		return chat.Invalid(chat.FieldError{Name: "body", Message: "the request body is not valid UTF-8"})
+	}
+	// Every input is a structure. encoding/json would take a null body for an empty one and,
+	// say, create a room from it; anything but an object is refused instead.
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {
+		return chat.Invalid(chat.FieldError{Name: "body", Message: "the request body must be a JSON object"})
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
