@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/nats-io/nats.go"
 )
@@ -53,7 +54,9 @@ func (e *Engine) PublishRoom(account, roomID string, s RoomSignal) error {
 	msg := nats.NewMsg(roomSubject(account, roomID))
 	msg.Header.Set(headerKind, string(s.Kind))
 	if s.UserID != "" {
-		msg.Header.Set(headerUser, s.UserID)
+		// A user id is any text up to 128 characters; headers trim spaces and cannot carry
+		// line breaks, so it travels percent-encoded.
+		msg.Header.Set(headerUser, url.QueryEscape(s.UserID))
 	}
 	if s.Origin != "" {
 		msg.Header.Set(headerOrigin, s.Origin)
@@ -75,10 +78,14 @@ type Subscription interface{ Unsubscribe() error }
 // room arrive in publish order, on one goroutine.
 func (e *Engine) SubscribeRoom(account, roomID string, handle func(RoomSignal)) (Subscription, error) {
 	sub, err := e.nc.Subscribe(roomSubject(account, roomID), func(m *nats.Msg) {
+		user, err := url.QueryUnescape(m.Header.Get(headerUser))
+		if err != nil {
+			return // Not published by PublishRoom.
+		}
 		handle(RoomSignal{
 			Kind:    SignalKind(m.Header.Get(headerKind)),
 			Payload: m.Data,
-			UserID:  m.Header.Get(headerUser),
+			UserID:  user,
 			Origin:  m.Header.Get(headerOrigin),
 
 			CountsTowardRate: m.Header.Get(headerRate) == "1",
