@@ -1,0 +1,511 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
+)
+
+const (
+	acct  = "123456789012"
+	other = "210987654321"
+)
+
+// openEngine opens an embedded engine on dir and closes it when the test ends.
+func openEngine(t *testing.T, dir string) *Engine {
+	t.Helper()
+	e, err := Open(context.Background(), Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// startNATS runs a NATS server with JetStream on a loopback port, as an external cluster.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
+func openExternal(t *testing.T, url string) *Engine {
+	t.Helper()
+	e, err := Open(context.Background(), Config{URL: url})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", url, err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// eventually polls cond for up to 5 seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// sealKey is the id of the key a keyring seals with, read from a sealed value's header.
+func sealKey(t *testing.T, kr *chat.Keyring) uint32 {
+	raw, err := base64.RawURLEncoding.DecodeString(kr.Seal(chat.PurposeChatToken, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return binary.BigEndian.Uint32(raw[1:5])
+}
+
+func room(id, name string) *chat.Room {
+	return chat.NewRoom(&chat.CreateRoomInput{Name: &name}, "us-west-2", acct, id, time.Now())
+}
+
+func names(rooms []*chat.Room) []string {
+	var out []string
+	for _, r := range rooms {
+		out = append(out, r.ID+"="+r.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestTable(t *testing.T) {
+	e := openEngine(t, t.TempDir())
+	ctx := context.Background()
+	rooms := e.Rooms
+
+	t.Run("create then get at once", func(t *testing.T) {
+		if err := rooms.Create(ctx, acct, "AAAAAAAAAAA1", room("AAAAAAAAAAA1", "one")); err != nil {
+			t.Fatal(err)
+		}
+		r, ok := rooms.Get(acct, "AAAAAAAAAAA1")
+		if !ok || r.Name != "one" {
+			t.Fatalf("Get = %+v, %v", r, ok)
+		}
+	})
+	t.Run("create of a taken id fails with ErrExists and keeps the value", func(t *testing.T) {
+		err := rooms.Create(ctx, acct, "AAAAAAAAAAA1", room("AAAAAAAAAAA1", "dup"))
+		if !errors.Is(err, ErrExists) {
+			t.Fatalf("err = %v, want ErrExists", err)
+		}
+		if r, _ := rooms.Get(acct, "AAAAAAAAAAA1"); r.Name != "one" {
+			t.Fatalf("name = %q", r.Name)
+		}
+	})
+	t.Run("accounts are partitioned", func(t *testing.T) {
+		if err := rooms.Create(ctx, other, "AAAAAAAAAAA1", room("AAAAAAAAAAA1", "theirs")); err != nil {
+			t.Fatal(err)
+		}
+		if err := rooms.Create(ctx, acct, "AAAAAAAAAAA2", room("AAAAAAAAAAA2", "two")); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(rooms.List(acct)); fmt.Sprint(got) != "[AAAAAAAAAAA1=one AAAAAAAAAAA2=two]" {
+			t.Fatalf("List(acct) = %v", got)
+		}
+		if got := names(rooms.List(other)); fmt.Sprint(got) != "[AAAAAAAAAAA1=theirs]" {
+			t.Fatalf("List(other) = %v", got)
+		}
+		if rooms.Count(acct) != 2 || rooms.Count(other) != 1 || rooms.Count("nobody") != 0 || len(rooms.List("nobody")) != 0 {
+			t.Fatalf("counts %d %d %d", rooms.Count(acct), rooms.Count(other), rooms.Count("nobody"))
+		}
+	})
+	t.Run("update applies the change and is seen at once", func(t *testing.T) {
+		got, err := rooms.Update(ctx, acct, "AAAAAAAAAAA1", func(r *chat.Room) (*chat.Room, error) {
+			r.Name = "renamed"
+			return r, nil
+		})
+		if err != nil || got.Name != "renamed" {
+			t.Fatalf("Update = %+v, %v", got, err)
+		}
+		if r, _ := rooms.Get(acct, "AAAAAAAAAAA1"); r.Name != "renamed" {
+			t.Fatalf("Get after Update: name %q", r.Name)
+		}
+		if r, _ := rooms.Get(other, "AAAAAAAAAAA1"); r.Name != "theirs" {
+			t.Fatalf("update leaked into another account: %q", r.Name)
+		}
+	})
+	t.Run("an error from the change aborts the update", func(t *testing.T) {
+		boom := errors.New("boom")
+		_, err := rooms.Update(ctx, acct, "AAAAAAAAAAA1", func(r *chat.Room) (*chat.Room, error) {
+			r.Name = "never"
+			return nil, boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		if r, _ := rooms.Get(acct, "AAAAAAAAAAA1"); r.Name != "renamed" {
+			t.Fatalf("name = %q after an aborted update", r.Name)
+		}
+	})
+	t.Run("update of a missing id fails with ErrNotFound", func(t *testing.T) {
+		_, err := rooms.Update(ctx, acct, "ZZZZZZZZZZZZ", func(r *chat.Room) (*chat.Room, error) { return r, nil })
+		if !errors.Is(err, ErrNotFound) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("delete removes at once; a second delete is ErrNotFound", func(t *testing.T) {
+		if err := rooms.Delete(ctx, acct, "AAAAAAAAAAA2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := rooms.Get(acct, "AAAAAAAAAAA2"); ok {
+			t.Fatal("deleted room still in the index")
+		}
+		if rooms.Count(acct) != 1 {
+			t.Fatalf("count = %d", rooms.Count(acct))
+		}
+		if err := rooms.Delete(ctx, acct, "AAAAAAAAAAA2"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+		if _, err := rooms.Update(ctx, acct, "AAAAAAAAAAA2", func(r *chat.Room) (*chat.Room, error) { return r, nil }); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("update of a deleted room: %v", err)
+		}
+	})
+	t.Run("a deleted id can be created again", func(t *testing.T) {
+		if err := rooms.Create(ctx, acct, "AAAAAAAAAAA2", room("AAAAAAAAAAA2", "again")); err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := rooms.Get(acct, "AAAAAAAAAAA2"); !ok || r.Name != "again" {
+			t.Fatalf("Get = %+v, %v", r, ok)
+		}
+		// The watch delivering the older delete must not undo it.
+		time.Sleep(50 * time.Millisecond)
+		if _, ok := rooms.Get(acct, "AAAAAAAAAAA2"); !ok {
+			t.Fatal("re-created room vanished")
+		}
+	})
+	t.Run("logging configurations have their own table", func(t *testing.T) {
+		c := chat.NewLoggingConfiguration(&chat.CreateLoggingConfigurationInput{}, chat.Destination{S3: &chat.S3Destination{BucketName: "b-1"}},
+			"us-west-2", acct, "AAAAAAAAAAA1", time.Now())
+		if err := e.LoggingConfigurations.Create(ctx, acct, c.ID, c); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := e.LoggingConfigurations.Get(acct, c.ID)
+		if !ok || got.Destination.S3 == nil || got.Destination.S3.BucketName != "b-1" {
+			t.Fatalf("Get = %+v, %v", got, ok)
+		}
+		if e.Rooms.Count(acct) != 2 || e.LoggingConfigurations.Count(acct) != 1 {
+			t.Fatalf("counts %d, %d", e.Rooms.Count(acct), e.LoggingConfigurations.Count(acct))
+		}
+	})
+}
+
+func TestTableConcurrentUpdates(t *testing.T) {
+	e := openEngine(t, t.TempDir())
+	ctx := context.Background()
+	r := room("CCCCCCCCCCCC", "counter")
+	r.MaximumMessageRatePerSecond = 0
+	if err := e.Rooms.Create(ctx, acct, r.ID, r); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.Rooms.Update(ctx, acct, r.ID, func(r *chat.Room) (*chat.Room, error) {
+				r.MaximumMessageRatePerSecond++
+				return r, nil
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent update: %v", err)
+		}
+	}
+	if got, _ := e.Rooms.Get(acct, r.ID); got.MaximumMessageRatePerSecond != n {
+		t.Fatalf("counter = %d after %d increments", got.MaximumMessageRatePerSecond, n)
+	}
+	// And in the bucket itself, not only in the index.
+	got, err := e.Rooms.Update(ctx, acct, r.ID, func(r *chat.Room) (*chat.Room, error) { return r, nil })
+	if err != nil || got.MaximumMessageRatePerSecond != n {
+		t.Fatalf("stored counter = %+v, %v", got, err)
+	}
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	e, err := Open(ctx, Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Rooms.Create(ctx, acct, "PPPPPPPPPPPP", room("PPPPPPPPPPPP", "kept")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Rooms.Create(ctx, acct, "DDDDDDDDDDDD", room("DDDDDDDDDDDD", "gone")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Rooms.Delete(ctx, acct, "DDDDDDDDDDDD"); err != nil {
+		t.Fatal(err)
+	}
+	token := e.Keyring().SealToken(&chat.Token{ID: "tok1", RoomARN: "arn:aws:ivschat:us-west-2:123456789012:room/PPPPPPPPPPPP", UserID: "u"})
+	if ok, err := e.ClaimToken(ctx, "tok1", time.Now().Add(time.Hour)); !ok || err != nil {
+		t.Fatalf("ClaimToken = %v, %v", ok, err)
+	}
+	e.Close()
+
+	e2 := openEngine(t, dir)
+	if r, ok := e2.Rooms.Get(acct, "PPPPPPPPPPPP"); !ok || r.Name != "kept" {
+		t.Fatalf("after restart: Get = %+v, %v", r, ok)
+	}
+	if _, ok := e2.Rooms.Get(acct, "DDDDDDDDDDDD"); ok || e2.Rooms.Count(acct) != 1 {
+		t.Fatalf("a deleted room came back after restart (count %d)", e2.Rooms.Count(acct))
+	}
+	if _, err := e2.Keyring().OpenToken(token); err != nil {
+		t.Fatalf("a token sealed before the restart does not open: %v", err)
+	}
+	if ok, err := e2.ClaimToken(ctx, "tok1", time.Now().Add(time.Hour)); ok || err != nil {
+		t.Fatalf("a token used before the restart can be claimed again: %v, %v", ok, err)
+	}
+	if !e2.Healthy() {
+		t.Fatal("engine not healthy")
+	}
+}
+
+func TestClaimToken(t *testing.T) {
+	e := openEngine(t, t.TempDir())
+	ctx := context.Background()
+	t.Run("exactly one of 20 concurrent claims of one id wins", func(t *testing.T) {
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := e.ClaimToken(ctx, "same-token", time.Now().Add(time.Hour))
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d claims won, want exactly 1", wins.Load())
+		}
+	})
+	t.Run("claims of different ids all win", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				ok, err := e.ClaimToken(ctx, fmt.Sprintf("token%d", i), time.Now().Add(time.Hour))
+				if !ok || err != nil {
+					t.Errorf("claim %d = %v, %v", i, ok, err)
+				}
+			}(i)
+		}
+		wg.Wait()
+	})
+	t.Run("a token already past its expiry can still be claimed once", func(t *testing.T) {
+		if ok, err := e.ClaimToken(ctx, "late", time.Now().Add(-time.Hour)); !ok || err != nil {
+			t.Fatalf("first claim = %v, %v", ok, err)
+		}
+		if ok, err := e.ClaimToken(ctx, "late", time.Now().Add(-time.Hour)); ok || err != nil {
+			t.Fatalf("second claim = %v, %v", ok, err)
+		}
+	})
+}
+
+func TestKeyring(t *testing.T) {
+	e := openEngine(t, t.TempDir())
+	first := e.Keyring()
+	token := first.SealToken(&chat.Token{ID: "t", RoomARN: "r", UserID: "u"})
+	if err := e.RotateSealingKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rotated := e.Keyring()
+	if rotated == first {
+		t.Fatal("rotation did not replace the keyring at once")
+	}
+	if _, err := rotated.OpenToken(token); err != nil {
+		t.Fatalf("the rotated keyring does not open a token of the old key: %v", err)
+	}
+	if _, err := first.OpenToken(rotated.SealToken(&chat.Token{ID: "t", RoomARN: "r", UserID: "u"})); err == nil {
+		t.Fatal("the new keyring sealed with the old key")
+	}
+}
+
+func TestSharedEngineState(t *testing.T) {
+	url := startNATS(t)
+	a := openExternal(t, url)
+	b := openExternal(t, url)
+	ctx := context.Background()
+
+	t.Run("a token sealed on one node opens on the other", func(t *testing.T) {
+		token := a.Keyring().SealToken(&chat.Token{ID: "x", RoomARN: "r", UserID: "u"})
+		if _, err := b.Keyring().OpenToken(token); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a rotation on one node is seen by the other", func(t *testing.T) {
+		if err := a.RotateSealingKey(ctx); err != nil {
+			t.Fatal(err)
+		}
+		token := a.Keyring().SealToken(&chat.Token{ID: "y", RoomARN: "r", UserID: "u"})
+		eventually(t, "the other node to open a token of the new key", func() bool {
+			_, err := b.Keyring().OpenToken(token)
+			return err == nil
+		})
+		// Both now seal with the same newest key: tokens from either open on both.
+		eventually(t, "the other node to seal with the new key", func() bool {
+			_, err := a.Keyring().OpenToken(b.Keyring().SealToken(&chat.Token{ID: "z", RoomARN: "r", UserID: "u"}))
+			return err == nil && sealKey(t, a.Keyring()) == sealKey(t, b.Keyring())
+		})
+	})
+	t.Run("one of two nodes racing for a token wins", func(t *testing.T) {
+		for i := 0; i < 10; i++ {
+			id := fmt.Sprintf("race%d", i)
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for _, e := range []*Engine{a, b, a, b} {
+				wg.Add(1)
+				go func(e *Engine) {
+					defer wg.Done()
+					if ok, err := e.ClaimToken(ctx, id, time.Now().Add(time.Hour)); err != nil {
+						t.Error(err)
+					} else if ok {
+						wins.Add(1)
+					}
+				}(e)
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("token %s: %d wins", id, wins.Load())
+			}
+		}
+	})
+	t.Run("writes on one node reach the other's index", func(t *testing.T) {
+		if err := a.Rooms.Create(ctx, acct, "SSSSSSSSSSSS", room("SSSSSSSSSSSS", "shared")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the room on the other node", func() bool { _, ok := b.Rooms.Get(acct, "SSSSSSSSSSSS"); return ok })
+		if _, err := b.Rooms.Update(ctx, acct, "SSSSSSSSSSSS", func(r *chat.Room) (*chat.Room, error) { r.Name = "changed"; return r, nil }); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the update on the first node", func() bool { r, _ := a.Rooms.Get(acct, "SSSSSSSSSSSS"); return r.Name == "changed" })
+		if err := a.Rooms.Delete(ctx, acct, "SSSSSSSSSSSS"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the delete on the other node", func() bool { _, ok := b.Rooms.Get(acct, "SSSSSSSSSSSS"); return !ok })
+	})
+	t.Run("a signal published on one node reaches the other", func(t *testing.T) {
+		got := make(chan RoomSignal, 1)
+		sub, err := b.SubscribeRoom(acct, "SSSSSSSSSSSS", func(s RoomSignal) { got <- s })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.PublishRoom(acct, "SSSSSSSSSSSS", RoomSignal{Kind: SignalDeliver, Payload: []byte(`{}`), Origin: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-got:
+			if s.Kind != SignalDeliver || s.Origin != "a" || string(s.Payload) != `{}` {
+				t.Fatalf("signal = %+v", s)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no signal")
+		}
+	})
+}
+
+func TestRoomSignals(t *testing.T) {
+	e := openEngine(t, t.TempDir())
+	got := make(chan RoomSignal, 100)
+	sub, err := e.SubscribeRoom(acct, "RRRRRRRRRRRR", func(s RoomSignal) { got <- s })
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := make(chan RoomSignal, 100)
+	sub2, err := e.SubscribeRoom(acct, "OOOOOOOOOOOO", func(s RoomSignal) { elsewhere <- s })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub2.Unsubscribe()
+	sub3, err := e.SubscribeRoom(other, "RRRRRRRRRRRR", func(s RoomSignal) { elsewhere <- s })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub3.Unsubscribe()
+
+	signals := []RoomSignal{
+		{Kind: SignalDeliver, Payload: chat.Encode(chat.NewEvent("AYk6xKitV4On", "", "join", nil, time.Now())), Origin: "node-1"},
+		{Kind: SignalDisconnect, Payload: []byte(`{"Type":"EVENT"}`), UserID: "alice", Origin: "node-2"},
+		{Kind: SignalDisconnect, UserID: " spaced user ", Origin: "node-1"},
+		{Kind: SignalDisconnect, UserID: "line\r\nIvschat-Signal: deleted", Origin: "node-1"},
+		{Kind: SignalDisconnect, UserID: "ユーザー😀:x=y;z", Origin: "node-1"},
+		{Kind: SignalDisconnect, UserID: "100%25 real+user", Origin: "node-1"},
+		{Kind: SignalUpdated, Payload: []byte(`{"id":"RRRRRRRRRRRR"}`)},
+		{Kind: SignalDeleted},
+	}
+	for _, s := range signals {
+		if err := e.PublishRoom(acct, "RRRRRRRRRRRR", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range signals {
+		select {
+		case s := <-got:
+			if s.Kind != want.Kind || s.UserID != want.UserID || s.Origin != want.Origin || !bytes.Equal(s.Payload, want.Payload) {
+				t.Errorf("signal %d = {%s %q %q %q}, want {%s %q %q %q}", i, s.Kind, s.Payload, s.UserID, s.Origin, want.Kind, want.Payload, want.UserID, want.Origin)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("signal %d did not arrive", i)
+		}
+	}
+	if err := sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PublishRoom(acct, "RRRRRRRRRRRR", RoomSignal{Kind: SignalDeleted}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case s := <-got:
+		t.Fatalf("signal after unsubscribe: %+v", s)
+	case s := <-elsewhere:
+		t.Fatalf("a signal reached another room or account: %+v", s)
+	default:
+	}
+}
