@@ -232,6 +232,8 @@ type signing struct {
 	SignedBody []byte
 	// Unsigned sends no Authorization header.
 	Unsigned bool
+	// After, when set, changes the request once it is signed.
+	After func(*http.Request)
 }
 
 // devSigning signs as the SDK would with the development credentials.
@@ -285,6 +287,9 @@ func send(t testing.TB, srv *server.Server, req rawRequest, s signing) rawRespon
 		}
 		// The signer rewrites the query in canonical form; send what the test asked for.
 		hr.URL.RawQuery = req.Query
+	}
+	if s.After != nil {
+		s.After(hr)
 	}
 	resp, err := rawHTTP.Do(hr)
 	if err != nil {
