@@ -222,7 +222,7 @@ func TestTableConcurrentUpdates(t *testing.T) {
 	if err := e.Rooms.Create(ctx, acct, r.ID, r); err != nil {
 		t.Fatal(err)
 	}
-	const n = 20
+	const n = 50
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -141,7 +143,8 @@ func (t *Table[T]) Create(ctx context.Context, account, id string, v *T) error {
 }
 
 // Update applies change to the stored resource atomically: change runs on the latest value
-// and is retried if another writer got there first. An error from change aborts the update.
+// and is retried, until ctx ends, if another writer got there first. An error from change
+// aborts the update.
 func (t *Table[T]) Update(ctx context.Context, account, id string, change func(*T) (*T, error)) (*T, error) {
 	k := key(account, id)
 	for attempt := 0; ; attempt++ {
@@ -165,7 +168,12 @@ func (t *Table[T]) Update(ctx context.Context, account, id string, change func(*
 			return nil, err
 		}
 		rev, err := t.kv.Update(ctx, k, b, entry.Revision())
-		if err != nil && attempt < 20 && isWrongRevision(err) {
+		if err != nil && isWrongRevision(err) && ctx.Err() == nil {
+			// Another writer got there first. One writer wins every round, so retrying until
+			// the caller gives up always ends; a short random pause thins out a crowd.
+			if attempt > 2 {
+				time.Sleep(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond))))
+			}
 			continue
 		}
 		if err != nil {
