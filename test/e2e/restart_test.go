@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ivschat"
+	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
+
+	"github.com/ivschatd/ivschatd/internal/api"
+	"github.com/ivschatd/ivschatd/internal/server"
+)
+
+// clientAt is the Go SDK client for a server known only by its URL.
+func clientAt(url string) *ivschat.Client {
+	return ivschat.New(ivschat.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(api.DevAccessKeyID, api.DevSecretAccessKey, "")})
+}
+
+// written is what a test stores before a restart, to look for after it.
+type written struct {
+	arns      []string // every live room and logging configuration
+	deleted   string   // a room ARN deleted before the restart
+	nextToken string   // a ListRooms nextToken (maxResults 1) issued before the restart
+	snapshot  string
+}
+
+// writeEverything creates rooms and logging configurations with tags, updates and deletes
+// some, and records how the account looks.
+func writeEverything(t *testing.T, c *ivschat.Client) written {
+	t.Helper()
+	ctx := context.Background()
+	lc1 := newLoggingConfiguration(t, c, "first")
+	lc2, err := c.CreateLoggingConfiguration(ctx, &ivschat.CreateLoggingConfigurationInput{Name: aws.String("second"),
+		DestinationConfiguration: &types.DestinationConfigurationMemberCloudWatchLogs{Value: types.CloudWatchLogsDestinationConfiguration{LogGroupName: aws.String("/chat")}},
+		Tags:                     map[string]string{"tier": "gold"}})
+	mustNoErr(t, err)
+	_, err = c.TagResource(ctx, &ivschat.TagResourceInput{ResourceArn: lc1.Arn, Tags: map[string]string{"team name": "ops", "ключ": "значение"}})
+	mustNoErr(t, err)
+	r1 := newRoom(t, c, &ivschat.CreateRoomInput{Name: aws.String("one"), MaximumMessageRatePerSecond: aws.Int32(42),
+		MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(lambdaA), FallbackResult: types.FallbackResultDeny},
+		Tags:                 map[string]string{"a": "1"}, LoggingConfigurationIdentifiers: []string{aws.ToString(lc1.Arn), aws.ToString(lc2.Arn)}})
+	r2 := newRoom(t, c, &ivschat.CreateRoomInput{Name: aws.String("two")})
+	r3 := newRoom(t, c, &ivschat.CreateRoomInput{Name: aws.String("three")})
+	_, err = c.UpdateRoom(ctx, &ivschat.UpdateRoomInput{Identifier: r2.Arn, MaximumMessageLength: aws.Int32(7), Name: aws.String("two-updated")})
+	mustNoErr(t, err)
+	_, err = c.TagResource(ctx, &ivschat.TagResourceInput{ResourceArn: r2.Arn, Tags: map[string]string{"emoji 🎉": "yes"}})
+	mustNoErr(t, err)
+	_, err = c.DeleteRoom(ctx, &ivschat.DeleteRoomInput{Identifier: r3.Arn})
+	mustNoErr(t, err)
+	page, err := c.ListRooms(ctx, &ivschat.ListRoomsInput{MaxResults: aws.Int32(1)})
+	mustNoErr(t, err)
+	w := written{arns: []string{aws.ToString(r1.Arn), aws.ToString(r2.Arn), aws.ToString(lc1.Arn), aws.ToString(lc2.Arn)},
+		deleted: aws.ToString(r3.Arn), nextToken: aws.ToString(page.NextToken)}
+	w.snapshot = snapshot(t, c, w.arns...)
+	return w
+}
+
+// checkEverything looks for what writeEverything stored.
+func checkEverything(t *testing.T, c *ivschat.Client, w written) {
+	t.Helper()
+	ctx := context.Background()
+	t.Run("rooms, logging configurations and their tags are all there, unchanged", func(t *testing.T) {
+		if got := snapshot(t, c, w.arns...); got != w.snapshot {
+			t.Fatalf("after the restart:\n%s\nbefore:\n%s", got, w.snapshot)
+		}
+	})
+	t.Run("a room deleted before the restart stays deleted", func(t *testing.T) {
+		_, err := c.GetRoom(ctx, &ivschat.GetRoomInput{Identifier: aws.String(w.deleted)})
+		wantNotFound(t, err, idOf(w.deleted))
+	})
+	t.Run("a nextToken issued before the restart still opens", func(t *testing.T) {
+		out, err := c.ListRooms(ctx, &ivschat.ListRoomsInput{MaxResults: aws.Int32(1), NextToken: aws.String(w.nextToken)})
+		mustNoErr(t, err)
+		if len(out.Rooms) != 1 || out.NextToken != nil {
+			t.Fatalf("second page: %d rooms, nextToken %v", len(out.Rooms), out.NextToken)
+		}
+	})
+	t.Run("the restarted server takes new writes", func(t *testing.T) {
+		r := newRoom(t, c, nil)
+		_, err := c.CreateChatToken(ctx, &ivschat.CreateChatTokenInput{RoomIdentifier: r.Arn, UserId: aws.String("u")})
+		mustNoErr(t, err)
+		_, err = c.DeleteRoom(ctx, &ivschat.DeleteRoomInput{Identifier: r.Arn})
+		mustNoErr(t, err)
+	})
+}
+
+func TestRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	start := func() *server.Server {
+		cfg := server.DefaultConfig()
+		cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+		srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatalf("start ivschatd: %v", err)
+		}
+		return srv
+	}
+	stop := func(srv *server.Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+
+	first := start()
+	w := writeEverything(t, devClient(first))
+	stop(first)
+
+	second := start()
+	defer stop(second)
+	checkEverything(t, devClient(second), w)
+}
+
+// child is an ivschatd process.
+type child struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// buildBinary compiles ./cmd/ivschatd into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ivschatd")
+	build := exec.Command("go", "build", "-o", bin, "github.com/ivschatd/ivschatd/cmd/ivschatd")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startChild runs the binary on a loopback port and waits for it to say where it listens.
+func startChild(t *testing.T, bin, dataDir string) *child {
+	t.Helper()
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	// The child takes its whole configuration from the flags.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "IVSCHATD_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd}
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			_ = c.cmd.Process.Kill()
+			_ = c.cmd.Wait()
+		}
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "ivschatd listening on "); ok {
+				found <- strings.Fields(rest)[0]
+			}
+		}
+		close(found)
+	}()
+	select {
+	case url, ok := <-found:
+		if !ok {
+			t.Fatalf("ivschatd exited without listening: %s", stderr.String())
+		}
+		c.url = url
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ivschatd did not say where it listens within 30s: %s", stderr.String())
+	}
+	resp, err := http.Get(c.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+	return c
+}
+
+// kill ends the child with SIGKILL: no shutdown code runs.
+func (c *child) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := c.cmd.Wait()
+	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child did not die of SIGKILL: %v", err)
+	}
+}
+
+func TestKill9KeepsEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the ivschatd binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+
+	first := startChild(t, bin, dir)
+	w := writeEverything(t, clientAt(first.url))
+	first.kill(t)
+
+	second := startChild(t, bin, dir)
+	checkEverything(t, clientAt(second.url), w)
+
+	// A second kill right after writes, with no pause for the store to settle.
+	more := newRoom(t, clientAt(second.url), &ivschat.CreateRoomInput{Name: aws.String("just-before-kill"), Tags: map[string]string{"k": "v"}})
+	second.kill(t)
+	third := startChild(t, bin, dir)
+	g := getRoom(t, clientAt(third.url), more.Arn)
+	if aws.ToString(g.Name) != "just-before-kill" || g.Tags["k"] != "v" {
+		t.Fatalf("room written just before the kill: %+v", g)
+	}
+	if got := snapshot(t, clientAt(third.url), w.arns...); !strings.Contains(got, "two-updated") {
+		t.Fatalf("earlier writes missing after the second kill: %s", got)
+	}
+	third.kill(t)
+}
