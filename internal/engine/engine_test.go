@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -507,5 +509,48 @@ func TestRoomSignals(t *testing.T) {
 	case s := <-elsewhere:
 		t.Fatalf("a signal reached another room or account: %+v", s)
 	default:
+	}
+}
+
+// clientGoroutines returns the stacks of goroutines of the NATS client or of this package,
+// other than the tests': what an engine leaves behind when Close does not stop it.
+func clientGoroutines() []string {
+	buf := make([]byte, 4<<20)
+	var out []string
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "engine.Test") || strings.Contains(g, "testing.tRunner") {
+			continue
+		}
+		if strings.Contains(g, "github.com/nats-io/nats.go") || strings.Contains(g, "ivschatd/internal/engine.") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	url := startNATS(t)
+	for _, cfg := range []Config{{DataDir: t.TempDir(), TokenKeyRotation: time.Hour}, {URL: url, TokenKeyRotation: time.Hour}} {
+		name := "embedded"
+		if cfg.URL != "" {
+			name = "external"
+		}
+		t.Run(name, func(t *testing.T) {
+			e, err := Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.SubscribeRoom(acct, "RRRRRRRRRRRR", func(RoomSignal) {}); err != nil {
+				t.Fatal(err)
+			}
+			e.Close()
+			deadline := time.Now().Add(5 * time.Second)
+			for left := clientGoroutines(); len(left) > 0; left = clientGoroutines() {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d goroutines left after Close:\n%s", len(left), strings.Join(left, "\n\n"))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
 	}
 }
