@@ -70,7 +70,10 @@ func ParseRequest(frame []byte) (*Request, *RequestError) {
 			RequestID string `json:"RequestId"`
 		}
 		_ = json.Unmarshal(trimmed, &id)
-		r = Request{RequestID: id.RequestID}
+		r = Request{}
+		if len(id.RequestID) <= maxRequestIDLength {
+			r.RequestID = id.RequestID
+		}
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			return &r, reqErr(CodeBadRequest, "%s has the wrong type: it must be a %s", typeErr.Field, wireType(typeErr.Field))
