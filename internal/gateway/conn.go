@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -153,12 +154,18 @@ func (c *conn) readLoop() {
 	defer c.teardown()
 	c.ws.SetReadLimit(int64(c.gw.cfg.MaxFrameBytes))
 	c.ws.SetPingHandler(func(data string) error {
+		c.extendReadDeadline()
 		if !c.enqueue(frame(opPong, []byte(data))) {
 			c.abort("outbound queue full")
 		}
 		return nil
 	})
-	c.ws.SetPongHandler(func(string) error { return nil })
+	// Control frames do not surface from ReadMessage, so they extend the deadline here: a
+	// member that only listens proves it is alive by its pongs.
+	c.ws.SetPongHandler(func(string) error {
+		c.extendReadDeadline()
+		return nil
+	})
 	c.ws.SetCloseHandler(func(code int, text string) error {
 		// Answer the close right away, straight on the socket: nothing else will be sent.
 		_ = c.raw.SetWriteDeadline(time.Now().Add(time.Second))
@@ -166,13 +173,14 @@ func (c *conn) readLoop() {
 		return nil
 	})
 	for {
-		if !c.isClosing.Load() {
-			_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.PingInterval * 2))
-		}
+		c.extendReadDeadline()
 		kind, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if err == websocket.ErrReadLimit {
-				_, _ = c.raw.Write(closeFrame(closeTooBig, "frame larger than the limit"))
+				// The reader has sent close 1009. Swallow the rest of the frame for a moment so
+				// that the client reads the close instead of a reset.
+				_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.CloseGrace))
+				_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, int64(4*c.gw.cfg.MaxFrameBytes)+1<<20))
 			}
 			return
 		}
@@ -185,6 +193,14 @@ func (c *conn) readLoop() {
 			continue
 		}
 		c.handle(data)
+	}
+}
+
+// extendReadDeadline gives the peer two ping intervals to show it is alive, unless the
+// connection is closing, when the close grace stands.
+func (c *conn) extendReadDeadline() {
+	if !c.isClosing.Load() {
+		_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.PingInterval * 2))
 	}
 }
 

@@ -9,13 +9,14 @@ import (
 // handle carries out one request frame from the client.
 func (c *conn) handle(data []byte) {
 	req, rerr := chat.ParseRequest(data)
-	if rerr != nil {
-		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
-		return
-	}
 	now := time.Now()
+	// Every frame counts toward the connection's rate, garbage included.
 	if !c.limit.take(now, c.gw.cfg.ConnectionRequestRate) {
 		c.sendError("", req.RequestID, chat.CodeTooManyRequests, "too many requests on this connection")
+		return
+	}
+	if rerr != nil {
+		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
 		return
 	}
 	if now.After(c.token.SessionExpirationTime) {
