@@ -42,6 +42,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxRooms, "max-rooms", cfg.MaxRooms, "quota of rooms per account")
 	fs.IntVar(&cfg.MaxLoggingConfigurations, "max-logging-configurations", cfg.MaxLoggingConfigurations, "quota of logging configurations per account")
 	fs.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "how long a chat token may be used to connect")
+	fs.StringVar(&cfg.WSAddr, "ws-addr", "", "optional separate listen address for WebSocket messaging only (upgrades are always accepted on --addr too)")
+	fs.Float64Var(&cfg.Gateway.ConnectionRequestRate, "ws-connection-rate", cfg.Gateway.ConnectionRequestRate, "requests per second one WebSocket connection may send (0: no limit)")
+	fs.IntVar(&cfg.Gateway.MaxFrameBytes, "ws-max-frame-bytes", cfg.Gateway.MaxFrameBytes, "largest WebSocket frame accepted from a client")
+	fs.IntVar(&cfg.Gateway.QueueFrames, "ws-queue-frames", cfg.Gateway.QueueFrames, "outbound frames queued per connection before a slow client is dropped")
+	fs.DurationVar(&cfg.Gateway.PingInterval, "ws-ping-interval", cfg.Gateway.PingInterval, "how often connections are pinged; silent for two intervals, a client is dropped")
 	fs.DurationVar(&cfg.TokenKeyRotation, "token-key-rotation", cfg.TokenKeyRotation, "age at which the token sealing key is replaced (0: never)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `ivschatd serves the Amazon IVS Chat APIs: the control plane the AWS SDKs and CLI call
@@ -81,7 +86,7 @@ Flags:
 	if cfg.NATSURL != "" {
 		engineDesc = "NATS at " + cfg.NATSURL
 	}
-	fmt.Fprintf(stdout, "ivschatd listening on %s (region %s, %s)\n", srv.URL(), cfg.Region, engineDesc)
+	fmt.Fprintf(stdout, "ivschatd listening on %s (region %s, %s); messaging at %s\n", srv.URL(), cfg.Region, engineDesc, srv.WSURL())
 	if srv.DevCredentials {
 		fmt.Fprintf(stdout, "development credentials: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (account %s)\n",
 			api.DevAccessKeyID, api.DevSecretAccessKey, cfg.AccountID)

@@ -20,7 +20,10 @@ import (
 
 // Config is everything a node is configured with.
 type Config struct {
-	Addr            string
+	Addr string
+	// WSAddr, if set, is a second listener that serves only WebSocket messaging, so that the
+	// public messaging edge and the private control plane can be split.
+	WSAddr          string
 	DataDir         string
 	Region          string
 	AccountID       string
@@ -62,6 +65,9 @@ type Server struct {
 	gateway  *gateway.Gateway
 	http     *http.Server
 	listener net.Listener
+	// wsHTTP and wsListener serve --ws-addr, when set.
+	wsHTTP     *http.Server
+	wsListener net.Listener
 	// DevCredentials is true when the node accepts the development key pair.
 	DevCredentials bool
 	done           chan error
@@ -105,11 +111,38 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() { s.done <- s.http.Serve(ln) }()
+	if cfg.WSAddr != "" {
+		wsln, err := net.Listen("tcp", cfg.WSAddr)
+		if err != nil {
+			_ = s.Shutdown(context.Background())
+			return nil, fmt.Errorf("listen on %s: %w", cfg.WSAddr, err)
+		}
+		s.wsListener = wsln
+		wsMux := http.NewServeMux()
+		wsMux.HandleFunc("GET /healthz", s.healthz)
+		wsMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			if !gateway.IsUpgrade(r) {
+				http.Error(w, "this listener serves WebSocket messaging only", http.StatusNotFound)
+				return
+			}
+			s.gateway.ServeHTTP(w, r)
+		})
+		s.wsHTTP = &http.Server{Handler: wsMux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: s.http.ErrorLog}
+		go func() { _ = s.wsHTTP.Serve(wsln) }()
+	}
 	return s, nil
 }
 
 // URL is the base URL of the node's listener.
 func (s *Server) URL() string { return "http://" + s.listener.Addr().String() }
+
+// WSURL is the base URL of the messaging endpoint: --ws-addr if set, else the main listener.
+func (s *Server) WSURL() string {
+	if s.wsListener != nil {
+		return "ws://" + s.wsListener.Addr().String()
+	}
+	return "ws://" + s.listener.Addr().String()
+}
 
 // Service is the node's IVS Chat service.
 func (s *Server) Service() *service.Service { return s.service }
@@ -131,6 +164,9 @@ func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
 func (s *Server) Shutdown(ctx context.Context) error {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	if s.wsHTTP != nil {
+		go func() { _ = s.wsHTTP.Shutdown(ctx) }()
+	}
 	s.gateway.Shutdown(ctx)
 	err := <-httpDone
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ func newToken(t testing.TB, c *ivschat.Client, roomARN *string, user string, cap
 }
 
 // wsURL is the messaging endpoint of a node.
-func wsURL(srv *server.Server) string { return "ws" + strings.TrimPrefix(srv.URL(), "http") }
+func wsURL(srv *server.Server) string { return srv.WSURL() }
 
 // dial opens a WebSocket with the token as the subprotocol, as the SDKs do.
 func dial(srv *server.Server, token string) (*websocket.Conn, *http.Response, error) {

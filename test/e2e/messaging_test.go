@@ -518,3 +518,29 @@ func TestFloodOfRequestsIsLimitedPerConnection(t *testing.T) {
 		t.Fatalf("codes %v, want 5×400 then 15×429", codes)
 	}
 }
+
+func TestSeparateMessagingListener(t *testing.T) {
+	srv := startServer(t, func(cfg *server.Config) { cfg.WSAddr = "127.0.0.1:0" })
+	c := devClient(srv)
+	room := newRoom(t, c, nil)
+	t.Run("members connect on --ws-addr", func(t *testing.T) {
+		if !strings.HasPrefix(srv.WSURL(), "ws://") || strings.TrimPrefix(srv.WSURL(), "ws") == strings.TrimPrefix(srv.URL(), "http") {
+			t.Fatalf("WSURL %s, URL %s", srv.WSURL(), srv.URL())
+		}
+		m := join(t, srv, newToken(t, c, room.Arn, "u", capSend))
+		m.send(sendMessage("1", "hi"))
+		if f := m.next(); f.Type != "MESSAGE" {
+			t.Fatalf("got %+v", f)
+		}
+	})
+	t.Run("the messaging listener does not serve the control plane", func(t *testing.T) {
+		resp, err := http.Post("http"+strings.TrimPrefix(srv.WSURL(), "ws")+"/ListRooms", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+}
