@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/api"
+	"github.com/ivschatd/ivschatd/internal/review"
 	"github.com/ivschatd/ivschatd/internal/server"
 )
 
@@ -47,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Gateway.MaxFrameBytes, "ws-max-frame-bytes", cfg.Gateway.MaxFrameBytes, "largest WebSocket frame accepted from a client")
 	fs.IntVar(&cfg.Gateway.QueueFrames, "ws-queue-frames", cfg.Gateway.QueueFrames, "outbound frames queued per connection before a slow client is dropped")
 	fs.DurationVar(&cfg.Gateway.PingInterval, "ws-ping-interval", cfg.Gateway.PingInterval, "how often connections are pinged; silent for two intervals, a client is dropped")
+	fs.Var(reviewEndpoints{&cfg.Review}, "review-handler", "`ARN=URL`: review messages for this Lambda function ARN by POSTing to an HTTP(S) endpoint instead of invoking Lambda (repeatable; comma-separated in the environment)")
+	fs.DurationVar(&cfg.Review.Timeout, "review-timeout", cfg.Review.Timeout, "how long a message review may take before the room's fallback result applies")
+	fs.IntVar(&cfg.Review.Concurrency, "review-concurrency", cfg.Review.Concurrency, "message reviews in flight on this node at most")
+	fs.Var(prefixList{&cfg.Gateway.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For gives the sender's IP to review handlers")
 	fs.DurationVar(&cfg.TokenKeyRotation, "token-key-rotation", cfg.TokenKeyRotation, "age at which the token sealing key is replaced (0: never)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `ivschatd serves the Amazon IVS Chat APIs: the control plane the AWS SDKs and CLI call
@@ -119,4 +125,73 @@ func applyEnv(fs *flag.FlagSet) error {
 		}
 	})
 	return err
+}
+
+// reviewEndpoints is the repeatable --review-handler ARN=URL flag.
+type reviewEndpoints struct{ cfg *review.Config }
+
+func (f reviewEndpoints) String() string {
+	if f.cfg == nil {
+		return ""
+	}
+	var parts []string
+	for arn, url := range f.cfg.HTTPEndpoints {
+		parts = append(parts, arn+"="+url)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f reviewEndpoints) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		arn, url, ok := strings.Cut(item, "=")
+		if !ok || !strings.HasPrefix(arn, "arn:aws:lambda:") || !(strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")) {
+			return fmt.Errorf("%q is not <Lambda function ARN>=<http(s) URL>", item)
+		}
+		if f.cfg.HTTPEndpoints == nil {
+			f.cfg.HTTPEndpoints = map[string]string{}
+		}
+		f.cfg.HTTPEndpoints[arn] = url
+	}
+	return nil
+}
+
+// prefixList is a comma-separated list of addresses or CIDRs.
+type prefixList struct{ list *[]netip.Prefix }
+
+func (f prefixList) String() string {
+	if f.list == nil {
+		return ""
+	}
+	var parts []string
+	for _, p := range *f.list {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f prefixList) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.Contains(item, "/") {
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				return fmt.Errorf("%q is not an address or CIDR", item)
+			}
+			*f.list = append(*f.list, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return fmt.Errorf("%q is not an address or CIDR", item)
+		}
+		*f.list = append(*f.list, p.Masked())
+	}
+	return nil
 }

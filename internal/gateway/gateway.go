@@ -8,8 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/review"
 	"github.com/ivschatd/ivschatd/internal/service"
 )
 
@@ -36,6 +38,9 @@ type Config struct {
 	ConnectionRequestRate float64
 	// HandshakeTimeout bounds the engine work of accepting a token.
 	HandshakeTimeout time.Duration
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed when telling a
+	// review handler the sender's IP.
+	TrustedProxies []netip.Prefix
 	// DrainTimeout is how long a shutdown waits for clients to reconnect elsewhere before
 	// closing the connections left.
 	DrainTimeout time.Duration
@@ -59,6 +64,7 @@ func DefaultConfig() Config {
 type Gateway struct {
 	cfg      Config
 	service  *service.Service
+	reviewer *review.Reviewer
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 
@@ -70,8 +76,8 @@ type Gateway struct {
 }
 
 // New makes a gateway over the service.
-func New(s *service.Service, cfg Config, log *slog.Logger) *Gateway {
-	g := &Gateway{cfg: cfg, service: s, log: log, stop: make(chan struct{})}
+func New(s *service.Service, reviewer *review.Reviewer, cfg Config, log *slog.Logger) *Gateway {
+	g := &Gateway{cfg: cfg, service: s, reviewer: reviewer, log: log, stop: make(chan struct{})}
 	for i := range g.hubs {
 		g.hubs[i].hubs = map[string]*hub{}
 	}
@@ -148,7 +154,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Join before the handshake completes: a client may send as soon as it sees the 101, and
 	// must already be a member to receive its own message.
-	c := &conn{gw: g, token: grant, ip: clientIP(r), out: make(chan []byte, g.cfg.QueueFrames), done: make(chan struct{})}
+	c := &conn{gw: g, token: grant, ip: clientIP(r, g.cfg.TrustedProxies), out: make(chan []byte, g.cfg.QueueFrames), done: make(chan struct{})}
 	g.wg.Add(1)
 	g.connections.Add(1)
 	if err := g.join(c, room); err != nil {
@@ -169,12 +175,38 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.readLoop()
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIP is the sender's address: the peer's, or, when the peer is a trusted proxy, the
+// nearest untrusted address in X-Forwarded-For (walking from the right, as each proxy appends).
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	addr := peer.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		addr = hop.Unmap()
+		if !isTrusted(addr, trusted) {
+			break
+		}
+	}
+	return addr.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // pingLoop pings every connection each interval, so that dead peers are found by the read

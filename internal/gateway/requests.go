@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
@@ -51,7 +52,17 @@ func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) {
 		c.sendError(id, req.RequestID, chat.CodeTooManyRequests, "the room's maximum message rate has been reached")
 		return
 	}
-	msg := chat.NewMessage(id, req.RequestID, *req.Content, req.Attributes, c.token, now)
+	content, attributes := *req.Content, req.Attributes
+	if room.HasReviewHandler() {
+		// The sender waits for its own review; other senders and deliveries do not.
+		v := c.gw.reviewer.Review(context.Background(), room, chat.NewReviewRequest(id, room, content, attributes, c.token, c.ip))
+		if !v.Allowed {
+			c.sendError(id, req.RequestID, chat.CodeRejected, v.DenialMessage())
+			return
+		}
+		content, attributes = v.Content, v.Attributes
+	}
+	msg := chat.NewMessage(id, req.RequestID, content, attributes, c.token, now)
 	if err := c.gw.service.DeliverMessage(room, chat.Encode(msg)); err != nil {
 		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the message could not be delivered; retry")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/engine"
 	"github.com/ivschatd/ivschatd/internal/gateway"
+	"github.com/ivschatd/ivschatd/internal/review"
 	"github.com/ivschatd/ivschatd/internal/service"
 )
 
@@ -38,6 +39,7 @@ type Config struct {
 	TokenLifetime            time.Duration
 	TokenKeyRotation         time.Duration
 	Gateway                  gateway.Config
+	Review                   review.Config
 }
 
 // DefaultConfig is the configuration of `ivschatd` with no flags.
@@ -53,6 +55,7 @@ func DefaultConfig() Config {
 		TokenLifetime:            chat.DefaultTokenLifetime,
 		TokenKeyRotation:         24 * time.Hour,
 		Gateway:                  gateway.DefaultConfig(),
+		Review:                   review.Config{Timeout: review.DefaultTimeout, Concurrency: 512},
 	}
 }
 
@@ -98,7 +101,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	s.gateway = gateway.New(svc, cfg.Gateway, log)
+	s.gateway = gateway.New(svc, review.New(cfg.Review), cfg.Gateway, log)
 	controlPlane := api.New(svc, principals, log)
 	// One listener serves both APIs: WebSocket upgrades go to the messaging gateway.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
