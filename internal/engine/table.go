@@ -79,17 +79,19 @@ func (t *Table[T]) apply(entry jetstream.KeyValueEntry) {
 	t.set(account, id, v, entry.Revision())
 }
 
-func (t *Table[T]) set(account, id string, v *T, rev uint64) {
+// set applies a value (nil: deleted) at a revision, unless a newer one is known; it reports
+// whether it applied.
+func (t *Table[T]) set(account, id string, v *T, rev uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := key(account, id)
 	if rev <= t.revs[k] {
-		return
+		return false
 	}
 	t.revs[k] = rev
 	if v == nil {
 		delete(t.rows[account], id)
-		return
+		return true
 	}
 	byID := t.rows[account]
 	if byID == nil {
@@ -97,14 +99,33 @@ func (t *Table[T]) set(account, id string, v *T, rev uint64) {
 		t.rows[account] = byID
 	}
 	byID[id] = v
+	return true
 }
 
 // Get returns a resource from the index. The returned value is shared: do not modify it.
+// A miss is checked against the bucket, so that a resource another node created a moment
+// ago is found before the watch brings it.
 func (t *Table[T]) Get(account, id string) (*T, bool) {
 	t.mu.RLock()
-	defer t.mu.RUnlock()
 	v, ok := t.rows[account][id]
-	return v, ok
+	t.mu.RUnlock()
+	if ok {
+		return v, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	entry, err := t.kv.Get(ctx, key(account, id))
+	if err != nil {
+		return nil, false
+	}
+	v = new(T)
+	if json.Unmarshal(entry.Value(), v) != nil {
+		return nil, false
+	}
+	if !t.set(account, id, v, entry.Revision()) {
+		return nil, false // older than a deletion this node has already seen
+	}
+	return v, true
 }
 
 // List returns every resource of an account, in no particular order.
