@@ -1,0 +1,384 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// atomicHist is a histogram many members record into at once.
+type atomicHist struct {
+	counts [2048]atomic.Int64 // enough buckets for values up to about 2^31
+	max    atomic.Int64
+	sum    atomic.Int64
+}
+
+func (h *atomicHist) record(v int64) {
+	if v < 0 {
+		v = 0
+	}
+	i := bucketOf(v)
+	if i >= len(h.counts) {
+		i = len(h.counts) - 1
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(v)
+	for {
+		m := h.max.Load()
+		if v <= m || h.max.CompareAndSwap(m, v) {
+			break
+		}
+	}
+}
+
+func (h *atomicHist) snapshot(reset bool) Histogram {
+	var out Histogram
+	last := -1
+	counts := make([]int64, len(h.counts))
+	for i := range h.counts {
+		var c int64
+		if reset {
+			c = h.counts[i].Swap(0)
+		} else {
+			c = h.counts[i].Load()
+		}
+		counts[i] = c
+		if c > 0 {
+			if out.Total == 0 {
+				out.Min = bucketHigh(i)
+				if i > 0 {
+					out.Min = bucketHigh(i-1) + 1
+				}
+			}
+			out.Total += c
+			last = i
+		}
+	}
+	out.Counts = counts[:last+1]
+	if reset {
+		out.Max = h.max.Swap(0)
+		out.Sum = float64(h.sum.Swap(0))
+	} else {
+		out.Max = h.max.Load()
+		out.Sum = float64(h.sum.Load())
+	}
+	return out
+}
+
+// Pool is the members one generator process holds.
+type Pool struct {
+	mu      sync.Mutex
+	members []*member
+	lat     atomicHist
+	dropped atomic.Int64
+
+	firstRecv atomic.Int64
+	lastRecv  atomic.Int64
+
+	errMu      sync.Mutex
+	errSamples map[string]int64
+}
+
+// NewPool makes an empty pool.
+func NewPool() *Pool { return &Pool{errSamples: map[string]int64{}} }
+
+func (p *Pool) noteReceive(now int64) {
+	p.firstRecv.CompareAndSwap(0, now)
+	for {
+		l := p.lastRecv.Load()
+		if now <= l || p.lastRecv.CompareAndSwap(l, now) {
+			return
+		}
+	}
+}
+
+func (p *Pool) noteError(payload []byte) {
+	key := string(payload)
+	if i := indexOf(payload, `"ErrorCode":`); i >= 0 {
+		key = "ERROR " + string(payload[i+len(`"ErrorCode":`):min(len(payload), i+len(`"ErrorCode":`)+3)])
+	}
+	p.errMu.Lock()
+	if len(p.errSamples) < 20 {
+		p.errSamples[key]++
+	} else if _, ok := p.errSamples[key]; ok {
+		p.errSamples[key]++
+	}
+	p.errMu.Unlock()
+}
+
+func indexOf(p []byte, s string) int {
+	for i := 0; i+len(s) <= len(p); i++ {
+		if string(p[i:i+len(s)]) == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// ConnectRequest asks a generator to open members.
+type ConnectRequest struct {
+	URL    string   `json:"url"`
+	Tokens []string `json:"tokens"`
+	// Rooms is the room index of each token; Senders the sender number of each (nil: none send).
+	Rooms   []int32 `json:"rooms"`
+	Senders []int32 `json:"senders,omitempty"`
+	// SourceIPs are the local addresses the members dial from, in turn.
+	SourceIPs []string `json:"source_ips,omitempty"`
+	// Concurrency bounds the handshakes in flight.
+	Concurrency int `json:"concurrency"`
+	// ExpectRefusal checks that every token is refused (a used token); nothing is kept open.
+	ExpectRefusal bool `json:"expect_refusal,omitempty"`
+	// TimeoutMS bounds each handshake.
+	TimeoutMS int `json:"timeout_ms,omitempty"`
+}
+
+// ConnectResult is what a connect did.
+type ConnectResult struct {
+	OK        int            `json:"ok"`
+	Failed    int            `json:"failed"`
+	Statuses  map[int]int    `json:"statuses,omitempty"`
+	Errors    map[string]int `json:"errors,omitempty"`
+	Handshake Histogram      `json:"handshake_us"`
+	StartNS   int64          `json:"start_ns"`
+	EndNS     int64          `json:"end_ns"`
+}
+
+// Connect opens one member per token, Concurrency handshakes at a time.
+func (p *Pool) Connect(ctx context.Context, req ConnectRequest) ConnectResult {
+	res := ConnectResult{Statuses: map[int]int{}, Errors: map[string]int{}}
+	var srcs []net.IP
+	for _, s := range req.SourceIPs {
+		if ip := net.ParseIP(s); ip != nil {
+			srcs = append(srcs, ip)
+		}
+	}
+	conc := max(req.Concurrency, 1)
+	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	var (
+		mu   sync.Mutex
+		hist atomicHist
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	res.StartNS = time.Now().UnixNano()
+	for w := 0; w < conc && w < len(req.Tokens); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(req.Tokens) || ctx.Err() != nil {
+					return
+				}
+				var src net.IP
+				if len(srcs) > 0 {
+					src = srcs[i%len(srcs)]
+				}
+				hctx, cancel := context.WithTimeout(ctx, timeout)
+				start := time.Now()
+				conn, br, err := dialWS(hctx, req.URL, req.Tokens[i], src)
+				cancel()
+				if err == nil {
+					hist.record(time.Since(start).Microseconds())
+				}
+				mu.Lock()
+				var he *HandshakeError
+				switch {
+				case err == nil && req.ExpectRefusal:
+					res.Failed++
+					res.Errors["opened a used token"]++
+					conn.Close()
+				case err == nil:
+					res.OK++
+				case req.ExpectRefusal && errors.As(err, &he):
+					res.Statuses[he.Status]++
+					if he.Status == 403 {
+						res.OK++
+					} else {
+						res.Failed++
+					}
+				default:
+					res.Failed++
+					if errors.As(err, &he) {
+						res.Statuses[he.Status]++
+						err = he
+					}
+					if len(res.Errors) < 10 {
+						res.Errors[err.Error()]++
+					} else if _, ok := res.Errors[err.Error()]; ok {
+						res.Errors[err.Error()]++
+					}
+				}
+				mu.Unlock()
+				if err != nil || req.ExpectRefusal {
+					continue
+				}
+				m := &member{pool: p, room: req.Rooms[i], sender: -1, conn: conn, br: br}
+				if req.Senders != nil {
+					m.sender = req.Senders[i]
+				}
+				p.mu.Lock()
+				p.members = append(p.members, m)
+				p.mu.Unlock()
+				go m.readLoop()
+			}
+		}()
+	}
+	wg.Wait()
+	res.EndNS = time.Now().UnixNano()
+	res.Handshake = hist.snapshot(false)
+	return res
+}
+
+// RoomStats counts one room's deliveries to this generator's members.
+type RoomStats struct {
+	Members  int   `json:"members"`
+	Open     int   `json:"open"`
+	Received int64 `json:"received"`
+	MinGot   int64 `json:"min_got"`
+	MaxGot   int64 `json:"max_got"`
+	// Accepted is how many of its senders' messages came back to them; Errors the ERROR
+	// frames its members got.
+	Accepted int64 `json:"accepted"`
+	Errors   int64 `json:"errors"`
+}
+
+// PoolStats is the state of a generator.
+type PoolStats struct {
+	Members    int                 `json:"members"`
+	Open       int                 `json:"open"`
+	Dropped    int64               `json:"dropped"`
+	Received   int64               `json:"received"`
+	Accepted   int64               `json:"accepted"`
+	Errors     int64               `json:"errors"`
+	ErrorKinds map[string]int64    `json:"error_kinds,omitempty"`
+	Rooms      map[int32]RoomStats `json:"rooms,omitempty"`
+	Latency    *Histogram          `json:"latency_us,omitempty"`
+	FirstRecv  int64               `json:"first_recv_ns"`
+	LastRecv   int64               `json:"last_recv_ns"`
+	CPUSeconds float64             `json:"cpu_s"`
+}
+
+// StatsRequest says how much a stats call returns and whether it starts a new phase.
+type StatsRequest struct {
+	Detail bool `json:"detail"` // per room counts and the latency histogram
+	Reset  bool `json:"reset"`  // zero every counter after reading
+}
+
+// Stats reads, and optionally resets, the counters.
+func (p *Pool) Stats(req StatsRequest) PoolStats {
+	p.mu.Lock()
+	members := p.members
+	p.mu.Unlock()
+	s := PoolStats{Members: len(members), Dropped: p.dropped.Load()}
+	if req.Detail {
+		s.Rooms = map[int32]RoomStats{}
+	}
+	for _, m := range members {
+		var got, own, errs int64
+		if req.Reset {
+			got, own, errs = m.got.Swap(0), m.own.Swap(0), m.errs.Swap(0)
+		} else {
+			got, own, errs = m.got.Load(), m.own.Load(), m.errs.Load()
+		}
+		open := !m.closed.Load()
+		if open {
+			s.Open++
+		}
+		s.Received += got
+		s.Accepted += own
+		s.Errors += errs
+		if req.Detail {
+			r, seen := s.Rooms[m.room]
+			if !seen || got < r.MinGot {
+				r.MinGot = got
+			}
+			if got > r.MaxGot {
+				r.MaxGot = got
+			}
+			r.Members++
+			if open {
+				r.Open++
+			}
+			r.Received += got
+			r.Accepted += own
+			r.Errors += errs
+			s.Rooms[m.room] = r
+		}
+	}
+	if req.Detail {
+		h := p.lat.snapshot(req.Reset)
+		s.Latency = &h
+		p.errMu.Lock()
+		s.ErrorKinds = map[string]int64{}
+		for k, v := range p.errSamples {
+			s.ErrorKinds[k] = v
+		}
+		if req.Reset {
+			clear(p.errSamples)
+		}
+		p.errMu.Unlock()
+	}
+	s.FirstRecv, s.LastRecv = p.firstRecv.Load(), p.lastRecv.Load()
+	if req.Reset {
+		p.firstRecv.Store(0)
+		p.lastRecv.Store(0)
+	}
+	s.CPUSeconds = SelfCPUSeconds()
+	return s
+}
+
+// Send makes the pool's i-th member send one message; used for the senders, which live in
+// the coordinating process.
+func (p *Pool) member(i int) *member {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.members[i]
+}
+
+// CloseAll closes every member and waits, a bounded time, for their connections to end.
+func (p *Pool) CloseAll() {
+	p.mu.Lock()
+	members := p.members
+	p.members = nil
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for _, m := range members {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			m.close()
+			<-sem
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(3 * time.Second)
+	for _, m := range members {
+		for !m.closed.Load() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		m.conn.Close()
+	}
+	p.dropped.Store(0)
+	p.lat.snapshot(true)
+	p.firstRecv.Store(0)
+	p.lastRecv.Store(0)
+}
+
+// SelfCPUSeconds is the CPU time this process has used.
+func SelfCPUSeconds() float64 {
+	s, err := ReadProc(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	return s.CPUSeconds
+}
