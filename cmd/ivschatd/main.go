@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // only served on --pprof-addr, never on the API listeners
 	"net/netip"
 	"os"
 	"os/signal"
@@ -54,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Review.Concurrency, "review-concurrency", cfg.Review.Concurrency, "message reviews in flight on this node at most")
 	fs.Var(prefixList{&cfg.Gateway.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For gives the sender's IP to review handlers")
 	fs.DurationVar(&cfg.TokenKeyRotation, "token-key-rotation", cfg.TokenKeyRotation, "age at which the token sealing key is replaced (0: never)")
+	pprofAddr := fs.String("pprof-addr", "", "serve Go's net/http/pprof profiles on this loopback address (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `ivschatd serves the Amazon IVS Chat APIs: the control plane the AWS SDKs and CLI call
 (SigV4-signed HTTP) and the WebSocket messaging API of the IVS chat messaging SDKs.
@@ -82,6 +86,11 @@ Flags:
 	cfg.SecretAccessKey = os.Getenv("IVSCHATD_SECRET_ACCESS_KEY")
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, cfg, log)
@@ -193,5 +202,20 @@ func (f prefixList) Set(v string) error {
 		}
 		*f.list = append(*f.list, p.Masked())
 	}
+	return nil
+}
+
+// servePprof serves the profiling handlers that net/http/pprof registers on the default mux,
+// which no API listener uses, on a loopback address only.
+func servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		ln.Close()
+		return fmt.Errorf("--pprof-addr %s: profiles are served on loopback addresses only", addr)
+	}
+	go func() { _ = http.Serve(ln, http.DefaultServeMux) }()
 	return nil
 }
