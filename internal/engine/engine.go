@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -33,6 +34,8 @@ type Config struct {
 	// TokenLifetime is how long a token may be used to connect; superseded keys are kept at
 	// least this long so that tokens they sealed still open.
 	TokenLifetime time.Duration
+	// ChatLog bounds the stream of chat-log records waiting for their destinations.
+	ChatLog ChatLogStreamConfig
 }
 
 // Engine is a connection to JetStream with the buckets and subjects of ivschatd.
@@ -46,8 +49,10 @@ type Engine struct {
 	LoggingConfigurations *Table[chat.LoggingConfiguration]
 
 	usedTokens jetstream.KeyValue
+	chatLog    jetstream.Stream
 	keys       *keyStore
 	cancel     context.CancelFunc
+	closing    atomic.Bool
 }
 
 // Bucket names. They are part of the on-disk format: renaming one loses its data.
@@ -71,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.URL == "" {
 		err = e.startEmbedded()
 	} else {
-		e.nc, err = nats.Connect(cfg.URL, nats.Name("ivschatd"), nats.MaxReconnects(-1),
+		e.nc, err = nats.Connect(cfg.URL, nats.Name("ivschatd"), nats.MaxReconnects(-1), e.errorHandler(),
 			nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))
 	}
 	if err != nil {
@@ -107,7 +112,7 @@ func (e *Engine) startEmbedded() error {
 		return errors.New("engine: embedded NATS did not start within 30s (is the data dir locked by another ivschatd?)")
 	}
 	e.embedded = ns
-	e.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("ivschatd"))
+	e.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("ivschatd"), e.errorHandler())
 	if err != nil {
 		return fmt.Errorf("engine: connect to embedded NATS: %w", err)
 	}
@@ -150,6 +155,9 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.openChatLogStream(ctx); err != nil {
+		return err
+	}
 	watchCtx, stop := context.WithCancel(context.Background())
 	e.cancel = stop
 	if e.Rooms, err = openTable[chat.Room](ctx, watchCtx, rooms); err != nil {
@@ -187,11 +195,27 @@ func (e *Engine) ClaimToken(ctx context.Context, tokenID string, expires time.Ti
 	return true, nil
 }
 
+// errorHandler reports the client library's asynchronous errors, except while closing, when
+// watches ending is expected.
+func (e *Engine) errorHandler() nats.Option {
+	return nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		if e.closing.Load() {
+			return
+		}
+		subject := ""
+		if sub != nil {
+			subject = sub.Subject
+		}
+		fmt.Fprintf(os.Stderr, "ivschatd: engine: %v (subscription %q)\n", err, subject)
+	})
+}
+
 // Healthy reports whether the engine connection is up.
 func (e *Engine) Healthy() bool { return e.nc != nil && e.nc.IsConnected() }
 
 // Close stops watches, drains the connection and shuts the embedded server down.
 func (e *Engine) Close() {
+	e.closing.Store(true)
 	if e.cancel != nil {
 		e.cancel()
 	}

@@ -13,51 +13,64 @@ import (
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
 
-// conn is one member's WebSocket. The reader goroutine handles the client's requests; the
-// writer goroutine is the only one that writes data frames, from a bounded queue.
+// conn is one member's WebSocket. Its reader goroutine handles the client's requests. Frames
+// for the client wait in a bounded queue; a writer goroutine runs only while the queue is not
+// empty and takes everything pending in one vectored write, so an idle member holds no writer
+// and no queue memory, and a member that falls behind catches up in few syscalls.
 type conn struct {
-	gw    *Gateway
-	ws    *websocket.Conn
-	raw   net.Conn
-	hub   *hub
-	token *chat.Token
-	ip    string
-	out   chan []byte
-	done  chan struct{}
-	once  sync.Once
-	// rawMu orders attach against a teardown that starts before the handshake ends.
-	rawMu  sync.Mutex
+	gw     *Gateway
+	ws     *websocket.Conn
+	raw    net.Conn
+	hub    *hub
+	token  *chat.Token
+	ip     string
 	expiry *time.Timer
 
-	closing   sync.Once
+	mu sync.Mutex // guards the fields below
+	// pending frames wait here for the writer; spare is the writer's batch, kept for reuse.
+	pending, spare [][]byte
+	attached       bool // the handshake is done and raw is set
+	writing        bool // a writer goroutine is running
+	closeQueued    bool // a close frame is queued: nothing more is sent
+	dead           bool // torn down
+
+	once      sync.Once
 	isClosing atomic.Bool
 	limit     bucket // per-connection request rate; used by the reader only
 }
 
-// enqueue queues a frame without blocking; false means the queue is full.
+// enqueue queues a frame without blocking; false means the queue is full and the client
+// must be dropped.
 func (c *conn) enqueue(f []byte) bool {
-	select {
-	case <-c.done:
+	c.mu.Lock()
+	if c.dead || c.closeQueued {
+		c.mu.Unlock()
 		return true
-	default:
 	}
-	select {
-	case c.out <- f:
-		return true
-	default:
+	if len(c.pending) >= c.gw.cfg.QueueFrames {
+		c.mu.Unlock()
 		return false
 	}
+	c.pending = append(c.pending, f)
+	c.closeQueued = isClose(f)
+	start := c.attached && !c.writing
+	c.writing = c.writing || start
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
+	return true
 }
 
 // closeWith ends the connection cleanly: the close frame follows every frame queued before
 // it, and the client gets a moment to answer it.
 func (c *conn) closeWith(code int, reason string) {
-	c.closing.Do(func() {
-		c.isClosing.Store(true)
-		if !c.enqueue(closeFrame(code, reason)) {
-			c.abort("outbound queue full while closing")
-		}
-	})
+	if c.isClosing.Swap(true) {
+		return
+	}
+	if !c.enqueue(closeFrame(code, reason)) {
+		c.abort("outbound queue full while closing")
+	}
 }
 
 // abort drops the connection at once, without a close handshake.
@@ -68,15 +81,16 @@ func (c *conn) abort(reason string) {
 // teardown releases everything the connection holds; it runs once.
 func (c *conn) teardown() {
 	c.once.Do(func() {
-		close(c.done)
-		c.rawMu.Lock()
+		c.mu.Lock()
+		c.dead = true
+		c.pending, c.spare = nil, nil
 		if c.expiry != nil {
 			c.expiry.Stop()
 		}
 		if c.raw != nil {
 			_ = c.raw.Close()
 		}
-		c.rawMu.Unlock()
+		c.mu.Unlock()
 		if c.hub != nil {
 			c.hub.leave(c)
 		}
@@ -86,63 +100,63 @@ func (c *conn) teardown() {
 }
 
 // attach gives the connection its socket once the handshake is done; false if the
-// connection was torn down meanwhile, in which case the socket is closed.
+// connection was torn down meanwhile, in which case the socket is closed. Frames queued
+// during the handshake start flowing now.
 func (c *conn) attach(ws *websocket.Conn) bool {
-	c.rawMu.Lock()
-	defer c.rawMu.Unlock()
-	select {
-	case <-c.done:
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
 		_ = ws.Close()
 		return false
-	default:
 	}
-	c.ws, c.raw = ws, ws.UnderlyingConn()
+	c.ws, c.raw, c.attached = ws, ws.UnderlyingConn(), true
 	c.expiry = time.AfterFunc(time.Until(c.token.SessionExpirationTime), func() {
 		c.sendError("", "", chat.CodeUnauthorized, "the chat session has expired; connect again with a new token")
 		c.closeWith(closeNormal, "session expired")
 	})
+	start := len(c.pending) > 0 && !c.writing
+	c.writing = c.writing || start
+	c.mu.Unlock()
+	if start {
+		go c.flush()
+	}
 	return true
 }
 
-// maxBatch bounds how many queued frames one write carries.
-const maxBatch = 64
+// maxSpare is the largest batch capacity a connection keeps between bursts.
+const maxSpare = 64
 
-// writeLoop writes queued frames. When a client falls behind, everything pending goes out
-// in one vectored write instead of one syscall per frame.
-func (c *conn) writeLoop() {
-	batch := make([][]byte, 0, 8)
+// flush writes pending frames until none are left, then exits.
+func (c *conn) flush() {
 	for {
-		var f []byte
-		select {
-		case f = <-c.out:
-		case <-c.done:
+		c.mu.Lock()
+		if c.dead || len(c.pending) == 0 {
+			c.writing = false
+			if cap(c.spare) > maxSpare {
+				c.spare = nil
+			}
+			c.mu.Unlock()
 			return
 		}
-		batch = append(batch[:0], f)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case f = <-c.out:
-				batch = append(batch, f)
-			default:
-				break drain
-			}
-		}
-		closing := false
-		for i, b := range batch {
-			if isClose(b) {
-				batch, closing = batch[:i+1], true
-				break
-			}
-		}
+		batch := c.pending
+		c.pending = c.spare[:0]
+		c.mu.Unlock()
+
+		closing := isClose(batch[len(batch)-1])
 		_ = c.raw.SetWriteDeadline(time.Now().Add(c.gw.cfg.WriteTimeout))
 		bufs := net.Buffers(batch)
-		if _, err := bufs.WriteTo(c.raw); err != nil {
+		_, err := bufs.WriteTo(c.raw)
+		clear(batch) // frames are shared: drop the references, keep the array
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
+		if err != nil {
 			c.teardown()
 			return
 		}
 		if closing {
-			// Wait for the client's close frame, but not forever.
+			// Nothing follows a close frame; wait for the client's, but not forever. The writer
+			// stays marked as running so that no other starts.
 			_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.CloseGrace))
 			return
 		}

@@ -83,6 +83,9 @@ func New(s *service.Service, reviewer *review.Reviewer, cfg Config, log *slog.Lo
 	}
 	g.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
+		// Requests are small; a small read buffer keeps idle members cheap. The buffer net/http
+		// used for the handshake is not kept.
+		ReadBufferSize: 1024,
 		// The gateway writes its own frames; gorilla's write buffer is only borrowed for the
 		// rare control frame it writes itself, so it comes from a pool instead of every connection.
 		WriteBufferPool: &sync.Pool{},
@@ -154,7 +157,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Join before the handshake completes: a client may send as soon as it sees the 101, and
 	// must already be a member to receive its own message.
-	c := &conn{gw: g, token: grant, ip: clientIP(r, g.cfg.TrustedProxies), out: make(chan []byte, g.cfg.QueueFrames), done: make(chan struct{})}
+	c := &conn{gw: g, token: grant, ip: clientIP(r, g.cfg.TrustedProxies)}
 	g.wg.Add(1)
 	g.connections.Add(1)
 	if err := g.join(c, room); err != nil {
@@ -171,7 +174,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !c.attach(ws) {
 		return // dropped while the handshake was in flight
 	}
-	go c.writeLoop()
 	c.readLoop()
 }
 

@@ -59,8 +59,17 @@ func New(cfg Config) *Reviewer {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 512
 	}
-	return &Reviewer{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), lambdas: map[string]*lambda.Client{},
+	r := &Reviewer{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), lambdas: map[string]*lambda.Client{},
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}}
+	// Load the AWS configuration now rather than inside the first review's 200 ms.
+	go r.loadAWSConfig()
+	return r
+}
+
+func (r *Reviewer) loadAWSConfig() {
+	r.lambdaOnce.Do(func() {
+		r.lambdaCfg, r.lambdaErr = config.LoadDefaultConfig(context.Background())
+	})
 }
 
 // Review asks the room's handler about a message and returns the verdict. It never fails:
@@ -133,9 +142,7 @@ func (r *Reviewer) invokeLambda(ctx context.Context, functionARN string, payload
 // lambdaFor returns a Lambda client for the function's region, configured by the standard AWS
 // chain (credentials, AWS_ENDPOINT_URL_LAMBDA, ...).
 func (r *Reviewer) lambdaFor(functionARN string) (*lambda.Client, error) {
-	r.lambdaOnce.Do(func() {
-		r.lambdaCfg, r.lambdaErr = config.LoadDefaultConfig(context.Background())
-	})
+	r.loadAWSConfig()
 	if r.lambdaErr != nil {
 		return nil, r.lambdaErr
 	}

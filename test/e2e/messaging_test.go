@@ -445,7 +445,7 @@ func TestSlowAndDeadClients(t *testing.T) {
 		waitFor(t, func() bool { return srv.Gateway().Connections() == 1 })
 	})
 	t.Run("a peer that does not answer pings is dropped, one that does stays", func(t *testing.T) {
-		srv := startServer(t, func(cfg *server.Config) { cfg.Gateway.PingInterval = 100 * time.Millisecond })
+		srv := startServer(t, func(cfg *server.Config) { cfg.Gateway.PingInterval = 300 * time.Millisecond })
 		c := devClient(srv)
 		room := newRoom(t, c, nil)
 		join(t, srv, newToken(t, c, room.Arn, "deaf")) // never reads, so never answers a ping
@@ -458,7 +458,7 @@ func TestSlowAndDeadClients(t *testing.T) {
 			}
 		}()
 		waitFor(t, func() bool { return srv.Gateway().Connections() == 1 })
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(time.Second) // several ping intervals
 		if n := srv.Gateway().Connections(); n != 1 {
 			t.Fatalf("%d connections, want the live one only", n)
 		}

@@ -75,8 +75,11 @@ func TestReviewThroughAnHTTPHandler(t *testing.T) {
 		cfg.Review.HTTPEndpoints = map[string]string{reviewFunction: hs.URL}
 	})
 	c := devClient(srv)
-	allowRoom := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(reviewFunction)}})
-	denyRoom := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(reviewFunction), FallbackResult: types.FallbackResultDeny}})
+	// The rooms allow 100 messages a second, so that the rate never answers for the handler.
+	allowRoom := newRoom(t, c, &ivschat.CreateRoomInput{MaximumMessageRatePerSecond: aws.Int32(100),
+		MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(reviewFunction)}})
+	denyRoom := newRoom(t, c, &ivschat.CreateRoomInput{MaximumMessageRatePerSecond: aws.Int32(100),
+		MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(reviewFunction), FallbackResult: types.FallbackResultDeny}})
 	alice := join(t, srv, newToken(t, c, allowRoom.Arn, "alice", capSend))
 	strict := join(t, srv, newToken(t, c, denyRoom.Arn, "alice", capSend))
 
@@ -191,7 +194,9 @@ func TestReviewThroughTheLambdaInvokeAPI(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
-	srv := startServer(t, nil)
+	// This test is about the request the Invoke API gets; the timeout is tested above, and a
+	// first call under the race detector can take longer than 200 ms.
+	srv := startServer(t, func(cfg *server.Config) { cfg.Review.Timeout = 5 * time.Second })
 	c := devClient(srv)
 	room := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(reviewFunction), FallbackResult: types.FallbackResultDeny}})
 	m := join(t, srv, newToken(t, c, room.Arn, "alice", capSend))
