@@ -92,6 +92,7 @@ type member struct {
 	pool   *Pool
 	room   int32 // index of its room in the scenario
 	sender int32 // sender number, -1 for a member that only listens
+	shard  int32 // which of the pool's latency histograms it records into
 	conn   net.Conn
 	br     *bufio.Reader
 
@@ -99,6 +100,7 @@ type member struct {
 	wbuf []byte
 
 	got      atomic.Int64 // MESSAGE frames carrying a bench timestamp
+	lastRecv atomic.Int64 // unix nanoseconds of the last one
 	own      atomic.Int64 // its own messages delivered back to it: sends the server accepted
 	errs     atomic.Int64 // ERROR frames
 	closed   atomic.Bool
@@ -252,8 +254,8 @@ func (m *member) readLoop() {
 			if int32(sender) == m.sender {
 				m.own.Add(1)
 			}
-			p.lat.record((now - sent) / 1000)
-			p.noteReceive(now)
+			p.lat[m.shard].record((now - sent) / 1000)
+			m.lastRecv.Store(now)
 		case 0x9: // ping
 			if m.write(0xA, buf) != nil {
 				return

@@ -73,11 +73,9 @@ func (h *atomicHist) snapshot(reset bool) Histogram {
 type Pool struct {
 	mu      sync.Mutex
 	members []*member
-	lat     atomicHist
+	// lat is sharded so that members on different cores seldom touch the same counters.
+	lat     [latShards]atomicHist
 	dropped atomic.Int64
-
-	firstRecv atomic.Int64
-	lastRecv  atomic.Int64
 
 	errMu      sync.Mutex
 	errSamples map[string]int64
@@ -86,14 +84,15 @@ type Pool struct {
 // NewPool makes an empty pool.
 func NewPool() *Pool { return &Pool{errSamples: map[string]int64{}} }
 
-func (p *Pool) noteReceive(now int64) {
-	p.firstRecv.CompareAndSwap(0, now)
-	for {
-		l := p.lastRecv.Load()
-		if now <= l || p.lastRecv.CompareAndSwap(l, now) {
-			return
-		}
+const latShards = 8
+
+func (p *Pool) latency(reset bool) Histogram {
+	var h Histogram
+	for i := range p.lat {
+		s := p.lat[i].snapshot(reset)
+		h.Merge(&s)
 	}
+	return h
 }
 
 func (p *Pool) noteError(payload []byte) {
@@ -220,7 +219,7 @@ func (p *Pool) Connect(ctx context.Context, req ConnectRequest) ConnectResult {
 				if err != nil || req.ExpectRefusal {
 					continue
 				}
-				m := &member{pool: p, room: req.Rooms[i], sender: -1, conn: conn, br: br}
+				m := &member{pool: p, room: req.Rooms[i], sender: -1, shard: int32(i % latShards), conn: conn, br: br}
 				if req.Senders != nil {
 					m.sender = req.Senders[i]
 				}
@@ -261,7 +260,6 @@ type PoolStats struct {
 	ErrorKinds map[string]int64    `json:"error_kinds,omitempty"`
 	Rooms      map[int32]RoomStats `json:"rooms,omitempty"`
 	Latency    *Histogram          `json:"latency_us,omitempty"`
-	FirstRecv  int64               `json:"first_recv_ns"`
 	LastRecv   int64               `json:"last_recv_ns"`
 	CPUSeconds float64             `json:"cpu_s"`
 }
@@ -292,6 +290,7 @@ func (p *Pool) Stats(req StatsRequest) PoolStats {
 		if open {
 			s.Open++
 		}
+		s.LastRecv = max(s.LastRecv, m.lastRecv.Load())
 		s.Received += got
 		s.Accepted += own
 		s.Errors += errs
@@ -314,7 +313,7 @@ func (p *Pool) Stats(req StatsRequest) PoolStats {
 		}
 	}
 	if req.Detail {
-		h := p.lat.snapshot(req.Reset)
+		h := p.latency(req.Reset)
 		s.Latency = &h
 		p.errMu.Lock()
 		s.ErrorKinds = map[string]int64{}
@@ -326,10 +325,10 @@ func (p *Pool) Stats(req StatsRequest) PoolStats {
 		}
 		p.errMu.Unlock()
 	}
-	s.FirstRecv, s.LastRecv = p.firstRecv.Load(), p.lastRecv.Load()
 	if req.Reset {
-		p.firstRecv.Store(0)
-		p.lastRecv.Store(0)
+		for _, m := range members {
+			m.lastRecv.Store(0)
+		}
 	}
 	s.CPUSeconds = SelfCPUSeconds()
 	return s
@@ -369,9 +368,7 @@ func (p *Pool) CloseAll() {
 		m.conn.Close()
 	}
 	p.dropped.Store(0)
-	p.lat.snapshot(true)
-	p.firstRecv.Store(0)
-	p.lastRecv.Store(0)
+	p.latency(true)
 }
 
 // SelfCPUSeconds is the CPU time this process has used.
