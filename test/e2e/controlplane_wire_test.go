@@ -1,15 +1,18 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
@@ -328,6 +331,39 @@ func TestBadInputIsA4xxInTheAWSShapeAndChangesNothing(t *testing.T) {
 			resp.wantAWSError(t, tc.status, tc.code)
 			if after := snapshot(t, c, roomARN, aws.ToString(lc.Arn)); after != before {
 				t.Fatalf("state changed:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+func TestBadPercentEncodingInThePathIsRefused(t *testing.T) {
+	srv := startServer(t, nil)
+	c := devClient(srv)
+	before := snapshot(t, c)
+	for _, line := range []string{"GET /tags/arn%zz HTTP/1.1", "DELETE /tags/arn%3 HTTP/1.1", "POST /Create%ZZRoom HTTP/1.1"} {
+		t.Run(line+" is a 400 and the server carries on", func(t *testing.T) {
+			// net/http itself refuses a request target that is not valid percent-encoding,
+			// before any handler runs, so this 400 is plain text rather than an AWS error.
+			// No SDK sends such a path; what matters is a prompt 4xx and nothing stored.
+			conn, err := net.DialTimeout("tcp", strings.TrimPrefix(srv.URL(), "http://"), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := fmt.Fprintf(conn, "%s\r\nHost: %s\r\nContent-Length: 0\r\n\r\n", line, strings.TrimPrefix(srv.URL(), "http://")); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if after := snapshot(t, c); after != before {
+				t.Fatalf("state changed")
 			}
 		})
 	}
