@@ -56,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Review.Timeout, "review-timeout", cfg.Review.Timeout, "how long a message review may take before the room's fallback result applies")
 	fs.IntVar(&cfg.Review.Concurrency, "review-concurrency", cfg.Review.Concurrency, "message reviews in flight on this node at most")
 	fs.Var(prefixList{&cfg.Gateway.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For gives the sender's IP to review handlers")
+	chatlogFlags(fs, &cfg.Chatlog)
 	fs.DurationVar(&cfg.TokenKeyRotation, "token-key-rotation", cfg.TokenKeyRotation, "age at which the token sealing key is replaced (0: never)")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's net/http/pprof profiles on this loopback address (empty: off)")
 	fs.Usage = func() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/chatlog"
 	"github.com/ivschatd/ivschatd/internal/engine"
 	"github.com/ivschatd/ivschatd/internal/gateway"
 	"github.com/ivschatd/ivschatd/internal/review"
@@ -40,6 +41,7 @@ type Config struct {
 	TokenKeyRotation         time.Duration
 	Gateway                  gateway.Config
 	Review                   review.Config
+	Chatlog                  chatlog.Config
 }
 
 // DefaultConfig is the configuration of `ivschatd` with no flags.
@@ -56,6 +58,7 @@ func DefaultConfig() Config {
 		TokenKeyRotation:         24 * time.Hour,
 		Gateway:                  gateway.DefaultConfig(),
 		Review:                   review.Config{Timeout: review.DefaultTimeout, Concurrency: 512},
+		Chatlog:                  chatlog.DefaultConfig(),
 	}
 }
 
@@ -66,6 +69,7 @@ type Server struct {
 	engine   *engine.Engine
 	service  *service.Service
 	gateway  *gateway.Gateway
+	shipper  *chatlog.Shipper
 	http     *http.Server
 	listener net.Listener
 	// wsHTTP and wsListener serve --ws-addr, when set.
@@ -91,7 +95,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("refusing to listen on %s with the development credentials: configure --credentials or IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY, or listen on loopback", cfg.Addr)
 	}
 	eng, err := engine.Open(ctx, engine.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.Replicas,
-		TokenLifetime: cfg.TokenLifetime, TokenKeyRotation: cfg.TokenKeyRotation})
+		TokenLifetime: cfg.TokenLifetime, TokenKeyRotation: cfg.TokenKeyRotation, ChatLog: cfg.Chatlog.Stream})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -99,6 +103,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	svc := service.New(eng, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime,
 		Quotas: service.Quotas{MaxRooms: cfg.MaxRooms, MaxLoggingConfigurations: cfg.MaxLoggingConfigurations}})
 	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1)}
+	s.shipper = startChatlog(eng, cfg, log)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.gateway = gateway.New(svc, review.New(cfg.Review), cfg.Gateway, log)
@@ -175,6 +180,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = s.http.Close()
 	}
+	s.shipper.Stop(ctx)
 	s.engine.Close()
 	return err
 }

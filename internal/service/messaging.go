@@ -67,13 +67,20 @@ func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *ch
 // Room returns a room by account and id, as the gateway needs it for live connections.
 func (s *Service) Room(account, id string) (*chat.Room, bool) { return s.engine.Rooms.Get(account, id) }
 
-// Deliver sends an encoded MESSAGE or EVENT to every member of the room on every node.
+// Deliver sends an encoded MESSAGE or EVENT to every member of the room on every node, after
+// its chat-log record is stored.
 func (s *Service) Deliver(room *chat.Room, payload []byte) error {
+	if err := s.record(room, payload); err != nil {
+		return err
+	}
 	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload, Origin: s.NodeID})
 }
 
 // DeliverMessage sends an encoded MESSAGE that counts toward the room's message rate.
 func (s *Service) DeliverMessage(room *chat.Room, payload []byte) error {
+	if err := s.record(room, payload); err != nil {
+		return err
+	}
 	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload,
 		Origin: s.NodeID, CountsTowardRate: true})
 }
@@ -82,6 +89,9 @@ func (s *Service) DeliverMessage(room *chat.Room, payload []byte) error {
 // of that user in the room, on every node.
 func (s *Service) Disconnect(room *chat.Room, eventID, requestID, userID, reason string) error {
 	event := chat.Encode(chat.NewDisconnectUserEvent(eventID, requestID, userID, reason, s.now()))
+	if err := s.record(room, event); err != nil {
+		return err
+	}
 	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDisconnect, Payload: event, UserID: userID, Origin: s.NodeID})
 }
 
