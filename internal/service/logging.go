@@ -13,6 +13,7 @@ func (s *Service) CreateLoggingConfiguration(ctx context.Context, account string
 	if err != nil {
 		return nil, err
 	}
+	defer s.accounts.lock(account)()
 	if n := s.engine.LoggingConfigurations.Count(account); n >= s.quotas.MaxLoggingConfigurations {
 		return nil, chat.QuotaExceeded(chat.ResourceLoggingConfiguration, s.quotas.MaxLoggingConfigurations,
 			fmt.Sprintf("the account has %d logging configurations, the quota is %d", n, s.quotas.MaxLoggingConfigurations))
@@ -66,6 +67,7 @@ func (s *Service) DeleteLoggingConfiguration(ctx context.Context, account, ident
 	if err != nil {
 		return err
 	}
+	defer s.accounts.lock(account)()
 	if _, err := s.loggingConfiguration(account, a); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ func (s *Service) CreateRoom(ctx context.Context, account string, in *chat.Creat
 	if err != nil {
 		return nil, err
 	}
+	defer s.accounts.lock(account)()
 	if err := s.checkLoggingConfigurations(account, arns); err != nil {
 		return nil, err
 	}
@@ -44,6 +45,9 @@ func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.Updat
 	}
 	if err := s.owned(account, a); err != nil {
 		return nil, err
+	}
+	if len(arns) > 0 {
+		defer s.accounts.lock(account)()
 	}
 	if err := s.checkLoggingConfigurations(account, arns); err != nil {
 		return nil, err

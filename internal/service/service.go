@@ -6,6 +6,8 @@ package service
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
@@ -25,6 +27,7 @@ type Service struct {
 	quotas        Quotas
 	tokenLifetime time.Duration
 	now           func() time.Time
+	accounts      accountLocks
 	// NodeID tags what this node publishes.
 	NodeID string
 }
@@ -112,6 +115,21 @@ func mapEngineError(err error, a chat.ARN) error {
 		return notFound(a)
 	}
 	return err
+}
+
+// accountLocks serialize the changes of one account that depend on its other resources: a
+// quota check and the create it allows, and a room taking a logging configuration against
+// that configuration's delete. Without them, concurrent creates all pass the count before
+// any is stored, and a configuration can be deleted while a room attaches it. They hold on
+// one node; nodes of a cluster can still race each other by the watch delay.
+type accountLocks struct{ shards [64]sync.Mutex }
+
+func (l *accountLocks) lock(account string) (unlock func()) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(account))
+	m := &l.shards[h.Sum32()%uint32(len(l.shards))]
+	m.Lock()
+	return m.Unlock
 }
 
 // createWithFreshID stores a new resource under a random id, drawing again on the (unlikely)
