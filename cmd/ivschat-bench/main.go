@@ -113,7 +113,7 @@ func run(args []string) error {
 	fs.IntVar(&o.idle, "idle", 15000, "idle hold: members")
 	fs.IntVar(&o.idleRoom, "idle-room-size", 1000, "idle hold: members per room")
 	fs.IntVar(&o.idleSteps, "idle-steps", 6, "idle hold: memory readings while connecting")
-	fs.StringVar(&o.fanout, "fanout", "5000:10,10000:10,10000:100", "fan-out phases, members:msgs-per-second, comma separated; phases with the same members share connections")
+	fs.StringVar(&o.fanout, "fanout", "5000:10,10000:10,10000:100", "fan-out phases, members:msgs-per-second[:sending time], comma separated; consecutive phases with the same members share connections")
 	fs.IntVar(&o.senders, "senders", 10, "fan-out: sending members (each also receives)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "fan-out and small rooms: sending time of each phase")
 	fs.IntVar(&o.smallRooms, "small-rooms", 2000, "many small rooms: rooms")
@@ -297,17 +297,26 @@ func runScenario(ctx context.Context, r *bench.Runner, t bench.Target, sc string
 func parseFanout(s string, d time.Duration) ([][2]any, error) {
 	var out [][2]any
 	for _, part := range splitList(s) {
-		a, b, ok := strings.Cut(part, ":")
-		n, err1 := strconv.Atoi(a)
-		rate, err2 := strconv.ParseFloat(b, 64)
-		if !ok || err1 != nil || err2 != nil || n <= 0 || rate <= 0 {
-			return nil, fmt.Errorf("-fanout: %q is not members:rate", part)
+		f := strings.Split(part, ":")
+		var n int
+		var rate float64
+		var err1, err2, err3 error
+		dur := d
+		if len(f) >= 2 {
+			n, err1 = strconv.Atoi(f[0])
+			rate, err2 = strconv.ParseFloat(f[1], 64)
+		}
+		if len(f) == 3 {
+			dur, err3 = time.ParseDuration(f[2])
+		}
+		if len(f) < 2 || len(f) > 3 || err1 != nil || err2 != nil || err3 != nil || n <= 0 || rate <= 0 || dur <= 0 {
+			return nil, fmt.Errorf("-fanout: %q is not members:rate or members:rate:duration", part)
 		}
 		if len(out) > 0 && out[len(out)-1][0].(int) == n {
-			out[len(out)-1][1] = append(out[len(out)-1][1].([]bench.Rate), bench.Rate{PerSecond: rate, Duration: d})
+			out[len(out)-1][1] = append(out[len(out)-1][1].([]bench.Rate), bench.Rate{PerSecond: rate, Duration: dur})
 			continue
 		}
-		out = append(out, [2]any{n, []bench.Rate{{PerSecond: rate, Duration: d}}})
+		out = append(out, [2]any{n, []bench.Rate{{PerSecond: rate, Duration: dur}}})
 	}
 	return out, nil
 }
