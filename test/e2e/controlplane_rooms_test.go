@@ -61,6 +61,18 @@ func TestRoomLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("a handler with an empty uri is no handler, as in UpdateRoom", func(t *testing.T) {
+		for _, h := range []*types.MessageReviewHandler{{Uri: aws.String("")}, {FallbackResult: types.FallbackResultDeny}} {
+			r := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: h})
+			if r.MessageReviewHandler != nil {
+				t.Fatalf("CreateRoom handler %+v, want none", r.MessageReviewHandler)
+			}
+			if g := getRoom(t, c, r.Arn); g.MessageReviewHandler != nil {
+				t.Fatalf("GetRoom handler %+v, want none", g.MessageReviewHandler)
+			}
+		}
+	})
+
 	t.Run("CreateRoom stores and returns every member given", func(t *testing.T) {
 		lc := newLoggingConfiguration(t, c, "for-create")
 		in := &ivschat.CreateRoomInput{
