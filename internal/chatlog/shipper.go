@@ -124,10 +124,13 @@ type Shipper struct {
 // that does not load is reported by every shipment until it is fixed, without stopping chat.
 func Start(e *engine.Engine, cfg Config, log *slog.Logger) *Shipper {
 	cfg.fill()
+	return start(e, cfg, log, newSinks(context.Background(), cfg, log))
+}
+
+func start(e *engine.Engine, cfg Config, log *slog.Logger, ss *sinks) *Shipper {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Shipper{cfg: cfg, engine: e, log: log, ctx: ctx, cancel: cancel, workers: map[string]*worker{}}
+	s := &Shipper{cfg: cfg, engine: e, log: log, ctx: ctx, cancel: cancel, workers: map[string]*worker{}, sinks: ss}
 	s.hard, s.hardCancel = context.WithCancel(context.Background())
-	s.sinks = newSinks(ctx, cfg, log)
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()

@@ -33,9 +33,7 @@ type sink interface {
 
 // sinks are the destinations' clients, made once from the AWS configuration.
 type sinks struct {
-	s3       *s3Sink
-	cwl      *cloudWatchSink
-	firehose *firehoseSink
+	s3, cloudWatchLogs, firehose sink
 }
 
 func newSinks(ctx context.Context, cfg Config, log *slog.Logger) *sinks {
@@ -43,23 +41,21 @@ func newSinks(ctx context.Context, cfg Config, log *slog.Logger) *sinks {
 	if err != nil {
 		log.Error("chat log: records will wait in the stream until the AWS configuration loads", "err", err)
 	}
-	ss := &sinks{
-		s3:       &s3Sink{cfg: cfg, localDirs: cfg.S3LocalDirs, err: err},
-		cwl:      &cloudWatchSink{interval: cfg.BatchInterval, err: err},
-		firehose: &firehoseSink{interval: cfg.BatchInterval, err: err},
-	}
+	s3s := &s3Sink{cfg: cfg, localDirs: cfg.S3LocalDirs, err: err}
+	cwl := &cloudWatchSink{interval: cfg.BatchInterval, err: err}
+	fh := &firehoseSink{interval: cfg.BatchInterval, err: err}
 	if err == nil {
-		ss.s3.client = s3.NewFromConfig(ac, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
-		ss.cwl.client = cloudwatchlogs.NewFromConfig(ac)
-		ss.firehose.client = firehose.NewFromConfig(ac)
+		s3s.client = s3.NewFromConfig(ac, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
+		cwl.client = cloudwatchlogs.NewFromConfig(ac)
+		fh.client = firehose.NewFromConfig(ac)
 	}
-	return ss
+	return &sinks{s3: s3s, cloudWatchLogs: cwl, firehose: fh}
 }
 
 func (ss *sinks) forKind(d chat.Destination) sink {
 	switch {
 	case d.CloudWatchLogs != nil:
-		return ss.cwl
+		return ss.cloudWatchLogs
 	case d.Firehose != nil:
 		return ss.firehose
 	}

@@ -193,10 +193,10 @@ func (e *Engine) OpenChatLogQueue(ctx context.Context, key string, cfg ChatLogQu
 	return &ChatLogQueue{Key: key, cons: cons}, nil
 }
 
-// Fetch returns up to max records, waiting up to wait for the first one. It returns early,
+// Fetch returns up to limit records, waiting up to wait for the first one. It returns early,
 // with what it has, when ctx ends.
-func (q *ChatLogQueue) Fetch(ctx context.Context, max int, wait time.Duration) ([]*ChatLogEntry, error) {
-	msgs, err := fetch(ctx, q.cons, max, wait)
+func (q *ChatLogQueue) Fetch(ctx context.Context, limit int, wait time.Duration) ([]*ChatLogEntry, error) {
+	msgs, err := fetch(ctx, q.cons, limit, wait)
 	if err != nil {
 		return nil, fmt.Errorf("engine: fetch chat-log records for %s: %w", q.Key, err)
 	}
@@ -212,27 +212,39 @@ func (q *ChatLogQueue) Fetch(ctx context.Context, max int, wait time.Duration) (
 	return out, nil
 }
 
-func fetch(ctx context.Context, cons jetstream.Consumer, max int, wait time.Duration) ([]jetstream.Msg, error) {
-	if wait < time.Millisecond {
-		wait = time.Millisecond
-	}
-	fctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	batch, err := cons.Fetch(max, jetstream.FetchContext(fctx))
+// fetch takes what is waiting, up to limit; with nothing waiting, it waits up to wait for the
+// first record to arrive and returns with it.
+func fetch(ctx context.Context, cons jetstream.Consumer, limit int, wait time.Duration) ([]jetstream.Msg, error) {
+	batch, err := cons.FetchNoWait(limit)
 	if err != nil {
-		if ctx.Err() != nil {
+		return nil, err
+	}
+	msgs, err := collect(ctx, batch)
+	if len(msgs) > 0 || err != nil || ctx.Err() != nil {
+		return msgs, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+	defer cancel()
+	if batch, err = cons.Fetch(1, jetstream.FetchContext(fctx)); err != nil {
+		if fctx.Err() != nil {
 			return nil, nil
 		}
 		return nil, err
 	}
+	return collect(ctx, batch)
+}
+
+func collect(ctx context.Context, batch jetstream.MessageBatch) ([]jetstream.Msg, error) {
 	var msgs []jetstream.Msg
 	for m := range batch.Messages() {
 		msgs = append(msgs, m)
 	}
-	if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-		return msgs, err
+	err := batch.Error()
+	if err == nil || ctx.Err() != nil || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return msgs, nil
 	}
-	return msgs, nil
+	return msgs, err
 }
 
 func entryOf(m jetstream.Msg) (*ChatLogEntry, bool) {

@@ -164,22 +164,24 @@ func s3Reader(endpoint string) *s3.Client {
 // s3LogKey is the key layout of chat-log objects.
 var s3LogKey = regexp.MustCompile(`^AWSLogs/(\d{12})/IVSChatLogs/1\.0/([a-z0-9-]+)/room_([A-Za-z0-9]{12})/(\d{4})/(\d{2})/(\d{2})/(\d{2})/(\d{12})_IVSChatLogs_1\.0_([a-z0-9-]+)_room_([A-Za-z0-9]{12})_(\d{8}T\d{4}Z)_[0-9a-f]+\.log\.gz$`)
 
-// checkS3Key checks a chat-log object's key against the layout, for a room.
-func checkS3Key(t testing.TB, key, roomID string) {
+// checkS3Key checks a chat-log object's key against the layout and returns its room.
+func checkS3Key(t testing.TB, key string) (roomID string) {
 	t.Helper()
 	m := s3LogKey.FindStringSubmatch(key)
 	if m == nil {
 		t.Fatalf("object key %q does not follow AWSLogs/<account>/IVSChatLogs/1.0/<region>/room_<id>/YYYY/MM/DD/HH/<account>_IVSChatLogs_1.0_<region>_room_<id>_<YYYYMMDDTHHmmZ>_<unique>.log.gz", key)
 	}
-	if m[1] != defaultAccount || m[8] != defaultAccount || m[2] != testRegion || m[9] != testRegion || m[3] != roomID || m[10] != roomID {
-		t.Fatalf("object key %q: account, region or room is not %s, %s, %s", key, defaultAccount, testRegion, roomID)
+	if m[1] != defaultAccount || m[8] != defaultAccount || m[2] != testRegion || m[9] != testRegion || m[3] != m[10] {
+		t.Fatalf("object key %q: account, region or room differ from %s, %s and each other", key, defaultAccount, testRegion)
 	}
 	if m[11][:11] != m[4]+m[5]+m[6]+"T"+m[7] {
 		t.Fatalf("object key %q: the file's time is not in the folder's hour", key)
 	}
+	return m[3]
 }
 
-// s3Lines lists every chat-log object of a bucket and returns their records, one per line.
+// s3Lines lists every chat-log object of a bucket and returns the records of a room ("": of
+// every room), one per line.
 func s3Lines(t testing.TB, c *s3.Client, bucket, roomID string) ([][]byte, error) {
 	t.Helper()
 	ctx := context.Background()
@@ -192,8 +194,8 @@ func s3Lines(t testing.TB, c *s3.Client, bucket, roomID string) ([][]byte, error
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
-			if roomID != "" {
-				checkS3Key(t, key, roomID)
+			if room := checkS3Key(t, key); roomID != "" && room != roomID {
+				continue
 			}
 			out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
 			if err != nil {
@@ -223,7 +225,9 @@ func localLines(t testing.TB, dir, roomID string) [][]byte {
 		if strings.HasPrefix(d.Name(), ".") {
 			return nil // a file being written
 		}
-		checkS3Key(t, key, roomID)
+		if room := checkS3Key(t, key); room != roomID {
+			return nil
+		}
 		body, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

@@ -3,12 +3,20 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/gorilla/websocket"
 )
 
 // Chat logging end to end: clients chat over WebSocket in rooms with logging configurations,
@@ -104,4 +112,252 @@ func TestChatLogS3AndLocalDirectory(t *testing.T) {
 	})
 }
 
-var _ = types.ChatTokenCapabilitySendMessage
+func TestChatLogMoto(t *testing.T) {
+	t.Parallel()
+	m := startMoto(t)
+	ctx := context.Background()
+	s3c := s3Reader(m.url)
+	logs := cloudwatchlogs.New(cloudwatchlogs.Options{Region: testRegion, BaseEndpoint: aws.String(m.url), Credentials: testCredentials})
+	fh := firehose.New(firehose.Options{Region: testRegion, BaseEndpoint: aws.String(m.url), Credentials: testCredentials})
+	for _, b := range []string{"moto-chat-logs", "moto-firehose-out"} {
+		_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
+		mustNoErr(t, err)
+	}
+	_, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/ivs/chat")})
+	mustNoErr(t, err)
+	_, err = fh.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("chat-stream"),
+		ExtendedS3DestinationConfiguration: &fhtypes.ExtendedS3DestinationConfiguration{
+			BucketARN: aws.String("arn:aws:s3:::moto-firehose-out"), RoleARN: aws.String("arn:aws:iam::" + defaultAccount + ":role/firehose")}})
+	mustNoErr(t, err)
+
+	srv := startServer(t, withChatlog(m.url, testCredentials, nil))
+	c := devClient(srv)
+	ch := newChatter(t, srv, c,
+		loggingConfiguration(t, c, s3Destination("moto-chat-logs")),
+		loggingConfiguration(t, c, &types.DestinationConfigurationMemberCloudWatchLogs{Value: types.CloudWatchLogsDestinationConfiguration{LogGroupName: aws.String("/ivs/chat")}}),
+		loggingConfiguration(t, c, &types.DestinationConfigurationMemberFirehose{Value: types.FirehoseDestinationConfiguration{DeliveryStreamName: aws.String("chat-stream")}}))
+	ch.everything(srv)
+
+	t.Run("S3: gzip NDJSON objects under the IVS key layout", func(t *testing.T) {
+		eventually(t, 20*time.Second, func() error {
+			lines, err := s3Lines(t, s3c, "moto-chat-logs", ch.roomID())
+			if err != nil {
+				return err
+			}
+			byID, _ := recordsByID(t, lines)
+			return ch.got.compare(byID)
+		})
+	})
+
+	t.Run("CloudWatch Logs: one event per record in the room's log stream, in time order", func(t *testing.T) {
+		stream := "aws/IVSChatLogs/1.0/room_" + ch.roomID()
+		eventually(t, 20*time.Second, func() error {
+			out, err := logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/ivs/chat"),
+				LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true)})
+			if err != nil {
+				return err
+			}
+			var lines [][]byte
+			var last int64
+			for _, e := range out.Events {
+				ts := aws.ToInt64(e.Timestamp)
+				if ts < last {
+					return fmt.Errorf("events out of time order")
+				}
+				last = ts
+				line := []byte(aws.ToString(e.Message))
+				byID, _ := recordsByID(t, [][]byte{line})
+				for _, r := range byID {
+					if at, _ := time.Parse("2006-01-02T15:04:05.000Z", r.EventTimestamp); at.UnixMilli() != ts {
+						t.Fatalf("event timestamp %d, record's event_timestamp %s", ts, r.EventTimestamp)
+					}
+				}
+				lines = append(lines, line)
+			}
+			byID, _ := recordsByID(t, lines)
+			return ch.got.compare(byID)
+		})
+	})
+
+	t.Run("Firehose: one record per line, delivered to the stream's bucket", func(t *testing.T) {
+		eventually(t, 20*time.Second, func() error {
+			out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("moto-firehose-out")})
+			if err != nil {
+				return err
+			}
+			var lines [][]byte
+			for _, o := range out.Contents {
+				obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("moto-firehose-out"), Key: o.Key})
+				if err != nil {
+					return err
+				}
+				raw, err := io.ReadAll(obj.Body)
+				obj.Body.Close()
+				if err != nil {
+					return err
+				}
+				lines = append(lines, splitLines(t, aws.ToString(o.Key), raw)...)
+			}
+			byID, _ := recordsByID(t, lines)
+			return ch.got.compare(byID)
+		})
+	})
+}
+
+func TestChatLogDestinationOutage(t *testing.T) {
+	t.Parallel()
+	fake := newFakeS3(t)
+	fake.createBucket("outage-logs")
+	steady := t.TempDir()
+	srv := startServer(t, withChatlog(fake.url(), testCredentials, map[string]string{"steady-logs": steady}))
+	c := devClient(srv)
+	ch := newChatter(t, srv, c, loggingConfiguration(t, c, s3Destination("outage-logs")), loggingConfiguration(t, c, s3Destination("steady-logs")))
+
+	fake.stop()
+	ch.say(10) // each message comes back to its sender: chat flows while the bucket is down
+	t.Run("another destination of the room is not held up", func(t *testing.T) {
+		eventually(t, 10*time.Second, func() error {
+			byID, _ := recordsByID(t, localLines(t, steady, ch.roomID()))
+			return ch.got.compare(byID)
+		})
+	})
+	time.Sleep(time.Second) // several failed attempts
+	ch.say(5)
+	fake.start()
+	t.Run("every record reaches the bucket once it is back", func(t *testing.T) {
+		eventually(t, 20*time.Second, func() error {
+			lines, err := s3Lines(t, s3Reader(fake.url()), "outage-logs", ch.roomID())
+			if err != nil {
+				return err
+			}
+			byID, _ := recordsByID(t, lines)
+			return ch.got.compare(byID)
+		})
+	})
+}
+
+func TestChatLogBadDestinations(t *testing.T) {
+	t.Parallel()
+	fake := newFakeS3(t)
+	fake.createBucket("creds-logs")
+	right := "AKIDCHATLOGTEST"
+	fake.onlyKey.Store(&right)
+	var key atomic.Pointer[string]
+	wrong := "AKIDWRONGKEY"
+	key.Store(&wrong)
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: *key.Load(), SecretAccessKey: "chatlog-test-secret", Source: "test"}, nil
+	})
+	srv := startServer(t, withChatlog(fake.url(), creds, nil))
+	c := devClient(srv)
+	reader := s3Reader(fake.url())
+	logged := func(t *testing.T, ch *chatter, bucket string) func() error {
+		return func() error {
+			lines, err := s3Lines(t, reader, bucket, ch.roomID())
+			if err != nil {
+				return err
+			}
+			byID, _ := recordsByID(t, lines)
+			return ch.got.compare(byID)
+		}
+	}
+
+	t.Run("refused credentials: chat flows, records wait, and arrive once the credentials are right", func(t *testing.T) {
+		ch := newChatter(t, srv, c, loggingConfiguration(t, c, s3Destination("creds-logs")))
+		ch.say(5)
+		eventually(t, 10*time.Second, func() error {
+			if n := fake.refused.Load(); n < 3 {
+				return fmt.Errorf("%d refused calls, want retries", n)
+			}
+			return nil
+		})
+		ch.say(1)
+		key.Store(&right)
+		eventually(t, 20*time.Second, logged(t, ch, "creds-logs"))
+	})
+
+	t.Run("a bucket that does not exist: chat flows, records wait, and arrive once it is made", func(t *testing.T) {
+		missing := newChatter(t, srv, c, loggingConfiguration(t, c, s3Destination("late-bucket")))
+		other := newChatter(t, srv, c, loggingConfiguration(t, c, s3Destination("creds-logs")))
+		missing.say(5)
+		other.say(3)
+		// The other room's bucket is not held up by the missing one.
+		eventually(t, 10*time.Second, logged(t, other, "creds-logs"))
+		before := fake.requests.Load()
+		eventually(t, 10*time.Second, func() error {
+			if fake.requests.Load() < before+2 {
+				return fmt.Errorf("no retries")
+			}
+			return nil
+		})
+		fake.createBucket("late-bucket")
+		eventually(t, 20*time.Second, logged(t, missing, "late-bucket"))
+	})
+}
+
+func TestChatLogKill9LosesNoRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the ivschatd binary")
+	}
+	t.Parallel()
+	fake := newFakeS3(t)
+	fake.createBucket("kill-logs")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	// The destination comes from the standard AWS environment, as for any AWS tool.
+	env := []string{"AWS_ENDPOINT_URL_S3=" + fake.url(), "AWS_ACCESS_KEY_ID=AKIDCHATLOGTEST", "AWS_SECRET_ACCESS_KEY=chatlog-test-secret",
+		"AWS_REGION=" + testRegion, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PROFILE=", "AWS_ENDPOINT_URL="}
+	flags := func(interval string) []string {
+		return []string{"--s3-path-style", "--s3-batch-interval", interval, "--chatlog-ack-wait", "2s", "--chatlog-retry-max", "500ms"}
+	}
+
+	// The first node holds every record in a batch that would be written in an hour.
+	first := startChildWith(t, bin, dir, env, flags("1h")...)
+	c := clientAt(first.url)
+	lc := loggingConfiguration(t, c, s3Destination("kill-logs"))
+	room := newRoom(t, c, &ivschat.CreateRoomInput{LoggingConfigurationIdentifiers: []string{lc}, MaximumMessageRatePerSecond: aws.Int32(100)})
+	got := received{}
+	talk := func(ch *child, n int) {
+		t.Helper()
+		m := joinAt(t, ch.url, newToken(t, clientAt(ch.url), room.Arn, "alice", capSend))
+		for i := 0; i < n; i++ {
+			m.send(sendMessage(fmt.Sprint("r", i), fmt.Sprint("before the kill ", i)))
+			got.take(t, m)
+		}
+	}
+	talk(first, 20)
+	time.Sleep(300 * time.Millisecond) // the shipper takes them and holds them
+	reader := s3Reader(fake.url())
+	if lines, err := s3Lines(t, reader, "kill-logs", ""); err != nil || len(lines) != 0 {
+		t.Fatalf("%d records shipped before the kill (%v), want them all held", len(lines), err)
+	}
+	first.kill(t)
+
+	// The second node ships them after the ack wait; it is killed right after new messages.
+	second := startChildWith(t, bin, dir, env, flags("200ms")...)
+	talk(second, 10)
+	second.kill(t)
+
+	third := startChildWith(t, bin, dir, env, flags("200ms")...)
+	defer third.kill(t)
+	eventually(t, 30*time.Second, func() error {
+		lines, err := s3Lines(t, reader, "kill-logs", idOf(aws.ToString(room.Arn)))
+		if err != nil {
+			return err
+		}
+		byID, _ := recordsByID(t, lines) // a record shipped just before a kill may be shipped twice
+		return got.compare(byID)
+	})
+}
+
+// joinAt connects a member to a node known only by its URL.
+func joinAt(t testing.TB, url, token string) *member {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{token}, HandshakeTimeout: 5 * time.Second}
+	ws, _, err := d.Dial("ws"+strings.TrimPrefix(url, "http"), nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &member{t: t, ws: ws}
+}

@@ -146,13 +146,20 @@ func buildBinary(t *testing.T) string {
 // startChild runs the binary on a loopback port and waits for it to say where it listens.
 func startChild(t *testing.T, bin, dataDir string) *child {
 	t.Helper()
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	return startChildWith(t, bin, dataDir, nil)
+}
+
+// startChildWith is startChild with more environment variables and flags.
+func startChildWith(t *testing.T, bin, dataDir string, env []string, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	// The child takes its whole configuration from the flags.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "IVSCHATD_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
