@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -31,6 +32,7 @@ type cloudWatchSink struct {
 	interval time.Duration
 	client   *cloudwatchlogs.Client
 	err      error
+	log      *slog.Logger
 }
 
 func (s *cloudWatchSink) limits() limits {
@@ -89,6 +91,10 @@ func (s *cloudWatchSink) put(ctx context.Context, group, stream string, items []
 	}
 	// Events refused for their time (older than the group's retention or 14 days, or too far
 	// ahead) would be refused again: they are dropped, as AWS would drop them.
-	_ = out.RejectedLogEventsInfo
+	if r := out.RejectedLogEventsInfo; r != nil && s.log != nil {
+		s.log.Warn("chat log: CloudWatch Logs refused events for their time; they are dropped", "group", group, "stream", stream,
+			"too_old_before", aws.ToInt32(r.TooOldLogEventEndIndex), "expired_before", aws.ToInt32(r.ExpiredLogEventEndIndex),
+			"too_new_from", aws.ToInt32(r.TooNewLogEventStartIndex))
+	}
 	return nil
 }

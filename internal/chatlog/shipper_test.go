@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,18 +102,41 @@ func testConfig() Config {
 // startTest runs a shipper with the given destinations on a fresh embedded engine.
 func startTest(t testing.TB, cfg Config, ss *sinks) *engine.Engine {
 	t.Helper()
+	e := openEngine(t)
+	startShipper(t, e, cfg, ss)
+	return e
+}
+
+// openEngine opens a fresh embedded engine; when the test ends it is closed and no goroutine
+// of the shipper may be left.
+func openEngine(t testing.TB) *engine.Engine {
+	t.Helper()
 	e, err := engine.Open(context.Background(), engine.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		e.Close()
+		buf := make([]byte, 1<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "chatlog.(*worker)") || strings.Contains(g, "chatlog.(*Shipper)") || strings.Contains(g, "RouteChatLogs") {
+				t.Errorf("shipper goroutine left after Stop:\n%s", g)
+			}
+		}
+	})
+	return e
+}
+
+// startShipper runs a shipper (a node) on an engine until the test ends.
+func startShipper(t testing.TB, e *engine.Engine, cfg Config, ss *sinks) *Shipper {
+	t.Helper()
 	s := start(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ss)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.Stop(ctx)
-		e.Close()
 	})
-	return e
+	return s
 }
 
 // send records n records of a room for the destinations and returns them.
@@ -251,6 +275,38 @@ func TestOneDestinationsOutageHoldsUpNoOther(t *testing.T) {
 	healthy.check(t, append(flowing, more...))
 	down.Store(false)
 	failing.check(t, lost)
+}
+
+func TestNodesShipEachRecordOnce(t *testing.T) {
+	cfg := testConfig()
+	e := openEngine(t)
+	// Two shippers on one engine pull from the same consumers, as nodes of a cluster do.
+	r := newRecorder(&s3Sink{cfg: cfg})
+	startShipper(t, e, cfg, &sinks{s3: r})
+	startShipper(t, e, cfg, &sinks{s3: r})
+	records := send(t, e, "RRRRRRRRRRR1", 200, 10, bucket)
+	records = append(records, send(t, e, "RRRRRRRRRRR2", 200, 10, bucket)...)
+	r.check(t, records)
+}
+
+func TestStopShipsWhatItHolds(t *testing.T) {
+	cfg := testConfig()
+	cfg.S3BatchInterval = time.Hour
+	e := openEngine(t)
+	r := newRecorder(&s3Sink{cfg: cfg})
+	s := start(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &sinks{s3: r})
+	records := send(t, e, "RRRRRRRRRRR1", 50, 10, bucket)
+	time.Sleep(1500 * time.Millisecond) // discovered and fetched, held for an hour
+	r.mu.Lock()
+	early := len(r.calls)
+	r.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("%d calls before the batch interval", early)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Stop(ctx)
+	r.check(t, records)
 }
 
 func TestBackoff(t *testing.T) {

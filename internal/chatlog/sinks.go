@@ -42,7 +42,7 @@ func newSinks(ctx context.Context, cfg Config, log *slog.Logger) *sinks {
 		log.Error("chat log: records will wait in the stream until the AWS configuration loads", "err", err)
 	}
 	s3s := &s3Sink{cfg: cfg, localDirs: cfg.S3LocalDirs, err: err}
-	cwl := &cloudWatchSink{interval: cfg.BatchInterval, err: err}
+	cwl := &cloudWatchSink{interval: cfg.BatchInterval, err: err, log: log}
 	fh := &firehoseSink{interval: cfg.BatchInterval, err: err}
 	if err == nil {
 		s3s.client = s3.NewFromConfig(ac, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
