@@ -21,6 +21,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
+
+	_ "net/http/pprof" // served by the baseline on -pprof-addr
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,7 +43,7 @@ func main() {
 	case "run":
 		err = run(args)
 	case "worker":
-		err = bench.ServeWorker(os.Stdin, os.Stdout)
+		err = worker()
 	case "baseline":
 		err = baseline(args)
 	case "plot":
@@ -56,11 +59,36 @@ func main() {
 	}
 }
 
+// worker serves the coordinator; IVSCHAT_BENCH_WORKER_CPUPROFILE=DIR profiles the worker
+// itself, to see what the generator spends its CPU on.
+func worker() error {
+	if dir := os.Getenv("IVSCHAT_BENCH_WORKER_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d-cpu.pprof", os.Getpid())))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	return bench.ServeWorker(os.Stdin, os.Stdout)
+}
+
 func baseline(args []string) error {
 	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return err
+		}
+		go func() { _ = http.Serve(ln, http.DefaultServeMux) }()
 	}
 	b, err := bench.StartBaseline(*addr)
 	if err != nil {
@@ -172,10 +200,14 @@ func run(args []string) error {
 			return err
 		}
 		r.OnMeasure = func(name string, t bench.Target, seconds float64) func() {
-			if t.Name() != "ivschatd" || pprofURL == "" {
+			if pprofURL == "" {
 				return func() {}
 			}
-			return profile(pprofURL, filepath.Join(o.profile, strings.ReplaceAll(name, " ", "-")), seconds)
+			prefix := strings.ReplaceAll(name, " ", "-")
+			if t.Name() != "ivschatd" {
+				prefix = t.Name() + "-" + prefix
+			}
+			return profile(pprofURL, filepath.Join(o.profile, prefix), seconds)
 		}
 	}
 
@@ -207,7 +239,17 @@ func run(args []string) error {
 			}
 			return bench.NewIvschatd(p.URL, p.Pid()), p.Stop, nil
 		case "baseline":
-			p, err := bench.StartProc("baseline", []string{exe, "baseline", "-addr", "127.0.0.1:0"}, nil, "")
+			argv := []string{exe, "baseline", "-addr", "127.0.0.1:0"}
+			pprofURL = ""
+			if o.profile != "" {
+				port, err := freePort()
+				if err != nil {
+					return nil, nil, err
+				}
+				argv = append(argv, "-pprof-addr", "127.0.0.1:"+strconv.Itoa(port))
+				pprofURL = "http://127.0.0.1:" + strconv.Itoa(port)
+			}
+			p, err := bench.StartProc("baseline", argv, nil, "")
 			if err != nil {
 				return nil, nil, err
 			}

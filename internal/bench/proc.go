@@ -20,6 +20,10 @@ type ProcSample struct {
 	HWMKiB     int64     `json:"hwm_kib"`
 	Threads    int       `json:"threads"`
 	CPUSeconds float64   `json:"cpu_s"` // user + system
+	// Read and write system calls so far (/proc/<pid>/io syscr, syscw; writev counts as a
+	// write): deliveries per write call shows how well writes are batched.
+	ReadCalls  int64 `json:"syscr"`
+	WriteCalls int64 `json:"syscw"`
 }
 
 // clockTicks is USER_HZ, 100 on every Linux this runs on.
@@ -69,6 +73,18 @@ func ReadProc(pid int) (ProcSample, error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	s.CPUSeconds = float64(ut+st) / clockTicks
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
+		for _, l := range strings.Split(string(io), "\n") {
+			k, v, _ := strings.Cut(l, ": ")
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			switch k {
+			case "syscr":
+				s.ReadCalls = n
+			case "syscw":
+				s.WriteCalls = n
+			}
+		}
+	}
 	return s, nil
 }
 

@@ -110,8 +110,11 @@ func (m *cpuMeter) stop(res *Result) {
 	res.Metrics["generator_cpu_pct"] = round1(100 * (m.r.generatorCPU() - m.gen) / wall)
 	if m.pid > 0 {
 		if s, err := ReadProc(m.pid); err == nil {
+			res.Metrics["server_cpu_s"] = round3(s.CPUSeconds - m.server.CPUSeconds)
 			res.Metrics["server_cpu_pct"] = round1(100 * (s.CPUSeconds - m.server.CPUSeconds) / wall)
 			res.Metrics["server_rss_mib"] = round1(float64(s.RSSKiB) / 1024)
+			res.Metrics["server_write_calls"] = float64(s.WriteCalls - m.server.WriteCalls)
+			res.Metrics["server_read_calls"] = float64(s.ReadCalls - m.server.ReadCalls)
 		}
 	}
 }
@@ -584,6 +587,12 @@ func (r *Runner) measure(ctx context.Context, t Target, res *Result, label strin
 	if st.Latency != nil {
 		s := st.Latency.Summarize()
 		res.Latency = &s
+	}
+	if w := res.Metrics["server_write_calls"]; w > 0 {
+		res.Metrics["deliveries_per_write_call"] = round3(float64(st.Received) / w)
+	}
+	if cpu := res.Metrics["server_cpu_s"]; cpu > 0 && st.Received > 0 {
+		res.Metrics["server_cpu_us_per_delivery"] = round3(cpu * 1e6 / float64(st.Received))
 	}
 	if len(st.ErrorKinds) > 0 {
 		res.Params["error_kinds"] = st.ErrorKinds
