@@ -118,10 +118,7 @@ func NewRoom(in *CreateRoomInput, region, account, id string, now time.Time) *Ro
 		r.MaximumMessageLength = *in.MaximumMessageLength
 	}
 	if in.MessageReviewHandler != nil {
-		// A handler without a uri is no handler, as an empty uri removes one in UpdateRoom.
-		if h := applyHandler(&MessageReviewHandler{FallbackResult: FallbackAllow}, in.MessageReviewHandler); h.URI != "" {
-			r.MessageReviewHandler = h
-		}
+		r.MessageReviewHandler = applyHandler(&MessageReviewHandler{FallbackResult: FallbackAllow}, in.MessageReviewHandler)
 	}
 	for k, val := range in.Tags {
 		r.Tags[k] = val

@@ -61,14 +61,11 @@ func TestRoomLifecycle(t *testing.T) {
 		}
 	})
 
-	t.Run("a handler with an empty uri is no handler, as in UpdateRoom", func(t *testing.T) {
-		for _, h := range []*types.MessageReviewHandler{{Uri: aws.String("")}, {FallbackResult: types.FallbackResultDeny}} {
-			r := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: h})
-			if r.MessageReviewHandler != nil {
-				t.Fatalf("CreateRoom handler %+v, want none", r.MessageReviewHandler)
-			}
-			if g := getRoom(t, c, r.Arn); g.MessageReviewHandler != nil {
-				t.Fatalf("GetRoom handler %+v, want none", g.MessageReviewHandler)
+	t.Run("a handler with an empty uri is stored as given and reviews nothing (documented decision)", func(t *testing.T) {
+		r := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String("")}})
+		for _, h := range []*types.MessageReviewHandler{r.MessageReviewHandler, getRoom(t, c, r.Arn).MessageReviewHandler} {
+			if h == nil || aws.ToString(h.Uri) != "" || h.FallbackResult != types.FallbackResultAllow {
+				t.Fatalf("handler %+v, want uri \"\" and fallbackResult ALLOW", h)
 			}
 		}
 	})
