@@ -109,7 +109,7 @@ func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) 
 			if err != nil {
 				return "", nil, nil, toWire(chat.Invalid(chat.FieldError{Name: "tagKeys", Message: "the query string is not valid percent-encoding"}))
 			}
-			c.tagKeys, c.hasTagKeys = q["tagKeys"], q.Has("tagKeys")
+			c.tagKeys = q["tagKeys"]
 		}
 		return t.name, t.op, c, nil
 	}

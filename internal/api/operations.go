@@ -15,9 +15,8 @@ type call struct {
 	body    []byte
 	// resourceARN is the decoded {resourceArn} label of the tag routes.
 	resourceARN string
-	// tagKeys and hasTagKeys come from UntagResource's query string.
-	tagKeys    []string
-	hasTagKeys bool
+	// tagKeys come from UntagResource's query string.
+	tagKeys []string
 }
 
 // operation answers one API call with a status and a JSON-able result, or an error.
@@ -174,7 +173,9 @@ var tagOperations = map[string]struct {
 		return ok(&empty{}, s.TagResource(c.ctx, c.account, c.resourceARN, &in))
 	}},
 	http.MethodDelete: {"UntagResource", func(s *service.Service, c *call) (int, any, error) {
-		return ok(&empty{}, s.UntagResource(c.ctx, c.account, c.resourceARN, c.tagKeys, c.hasTagKeys))
+		// The SDKs send no tagKeys parameter for an empty list, which the model allows (0–50
+		// keys): an absent tagKeys is that empty list, not a missing member.
+		return ok(&empty{}, s.UntagResource(c.ctx, c.account, c.resourceARN, c.tagKeys, true))
 	}},
 }
 

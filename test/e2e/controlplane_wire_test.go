@@ -76,6 +76,7 @@ func TestWireStatusAndShape(t *testing.T) {
 		{"TagResource is 200 with {}", rawRequest{Method: "POST", Path: tagsPath(roomARN), Body: []byte(`{"tags":{"k":"v"}}`)}, 200, nil, nil},
 		{"ListTagsForResource is 200 with tags", rawRequest{Method: "GET", Path: tagsPath(roomARN)}, 200, []string{"tags"}, nil},
 		{"UntagResource is 200 with {}", rawRequest{Method: "DELETE", Path: tagsPath(roomARN), Query: "tagKeys=k&tagKeys=other%20key"}, 200, nil, nil},
+		{"UntagResource without tagKeys is an empty list: 200 with {}", rawRequest{Method: "DELETE", Path: tagsPath(roomARN)}, 200, nil, nil},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			r := send(t, srv, tc.req, devSigning())
