@@ -84,7 +84,7 @@ func (e *Engine) openChatLogStream(ctx context.Context) error {
 		Duplicates: 2 * time.Minute,
 	})
 	if err != nil {
-		return fmt.Errorf("engine: chat-log stream (max bytes %d, max age %s): %w", c.MaxBytes, c.MaxAge, err)
+		return fmt.Errorf("engine: chat-log stream (max bytes %d, max age %s; lower the byte limit when storage is short): %w", c.MaxBytes, c.MaxAge, err)
 	}
 	e.chatLog = s
 	return nil
