@@ -425,6 +425,35 @@ func TestSharedEngineState(t *testing.T) {
 		}
 		eventually(t, "the delete on the other node", func() bool { _, ok := b.Rooms.Get(acct, "SSSSSSSSSSSS"); return !ok })
 	})
+	t.Run("after Sync, the other node's index holds every acknowledged write", func(t *testing.T) {
+		for i := range 20 {
+			id := fmt.Sprintf("YYYYYYYYYY%02d", i)
+			if err := a.Rooms.Create(ctx, acct, id, room(id, "synced")); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Rooms.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, r := range b.Rooms.List(acct) {
+				found = found || r.ID == id
+			}
+			if !found {
+				t.Fatalf("round %d: List on the other node lacks the room right after Sync", i)
+			}
+			if err := a.Rooms.Delete(ctx, acct, id); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Rooms.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range b.Rooms.List(acct) {
+				if r.ID == id {
+					t.Fatalf("round %d: List on the other node still has the room right after Sync", i)
+				}
+			}
+		}
+	})
 	t.Run("a signal published on one node reaches the other", func(t *testing.T) {
 		got := make(chan RoomSignal, 1)
 		sub, err := b.SubscribeRoom(acct, "SSSSSSSSSSSS", func(s RoomSignal) { got <- s })

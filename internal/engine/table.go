@@ -30,10 +30,24 @@ type Table[T any] struct {
 	// revs holds the last revision applied per key, deletions included, so that a late watch
 	// update never undoes a newer local write.
 	revs map[string]uint64
+
+	// watched is the highest revision the watch has delivered; caughtUp is closed and
+	// replaced each time it grows, waking Sync.
+	watchMu  sync.Mutex
+	watched  uint64
+	caughtUp chan struct{}
+
+	// watchCtx ends every watch; rewatched is when a stalled watch was last replaced, and
+	// rewatchMu is held while a replacement is being made.
+	watchCtx  context.Context
+	rewatchMu sync.Mutex
+	watcher   jetstream.KeyWatcher
+	rewatched time.Time
 }
 
 func openTable[T any](ctx, watchCtx context.Context, kv jetstream.KeyValue) (*Table[T], error) {
-	t := &Table[T]{kv: kv, rows: map[string]map[string]*T{}, revs: map[string]uint64{}}
+	t := &Table[T]{kv: kv, rows: map[string]map[string]*T{}, revs: map[string]uint64{}, caughtUp: make(chan struct{}),
+		watchCtx: watchCtx}
 	w, err := kv.WatchAll(watchCtx)
 	if err != nil {
 		return nil, fmt.Errorf("engine: watch %s: %w", kv.Bucket(), err)
@@ -48,10 +62,12 @@ func openTable[T any](ctx, watchCtx context.Context, kv jetstream.KeyValue) (*Ta
 				return nil, fmt.Errorf("engine: watch %s closed while loading", kv.Bucket())
 			}
 			if entry == nil {
+				t.watcher = w
 				go t.follow(w)
 				return t, nil
 			}
 			t.apply(entry)
+			t.advance(entry.Revision())
 		}
 	}
 }
@@ -60,6 +76,88 @@ func (t *Table[T]) follow(w jetstream.KeyWatcher) {
 	for entry := range w.Updates() {
 		if entry != nil {
 			t.apply(entry)
+			t.advance(entry.Revision())
+		}
+	}
+}
+
+// advance records that the watch has delivered everything up to rev.
+func (t *Table[T]) advance(rev uint64) {
+	t.watchMu.Lock()
+	defer t.watchMu.Unlock()
+	if rev > t.watched {
+		t.watched = rev
+		close(t.caughtUp)
+		t.caughtUp = make(chan struct{})
+	}
+}
+
+// rewatch replaces a watch that has stopped delivering. The watch is an ordered consumer on
+// one NATS server; when that server dies, the client library notices only after missing
+// heartbeats for about ten seconds. A new watch replays the bucket's current values (the
+// revisions already applied are skipped) and follows from there.
+func (t *Table[T]) rewatch() {
+	if !t.rewatchMu.TryLock() {
+		return // one is being made
+	}
+	defer t.rewatchMu.Unlock()
+	if time.Since(t.rewatched) < rewatchEvery || t.watchCtx.Err() != nil {
+		return
+	}
+	w, err := t.kv.WatchAll(t.watchCtx)
+	if err != nil {
+		return // during an election: the next stalled Sync tries again
+	}
+	t.rewatched = time.Now()
+	if t.watcher != nil {
+		_ = t.watcher.Stop()
+	}
+	t.watcher = w
+	go t.follow(w)
+}
+
+const (
+	// syncTimeout bounds how long a read waits for the index to catch up with the bucket.
+	syncTimeout = 2 * time.Second
+	// stallAfter is how far behind the watch may stay before Sync replaces it: it normally
+	// trails the bucket by a few milliseconds.
+	stallAfter = 500 * time.Millisecond
+	// rewatchEvery spaces replacements of the watch.
+	rewatchEvery = 5 * time.Second
+)
+
+// Sync waits until the index holds every write the bucket had acknowledged when Sync was
+// called, whichever node made it: it asks the bucket's stream leader for its last revision
+// and waits for the watch to deliver it. Reads that must see other nodes' writes (the
+// control plane's) call it first; the watch alone lags by a few milliseconds. An error means
+// the index may be stale (the leader did not answer, or the watch did not catch up in time).
+func (t *Table[T]) Sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	status, err := t.kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: sync %s: %w", t.kv.Bucket(), err)
+	}
+	bs, ok := status.(*jetstream.KeyValueBucketStatus)
+	if !ok || bs.StreamInfo() == nil {
+		return fmt.Errorf("engine: sync %s: no stream state", t.kv.Bucket())
+	}
+	target := bs.StreamInfo().State.LastSeq
+	stalled := time.NewTimer(stallAfter)
+	defer stalled.Stop()
+	for {
+		t.watchMu.Lock()
+		watched, caughtUp := t.watched, t.caughtUp
+		t.watchMu.Unlock()
+		if watched >= target {
+			return nil
+		}
+		select {
+		case <-caughtUp:
+		case <-stalled.C:
+			go t.rewatch() // creating a watch may itself wait on an election
+		case <-ctx.Done():
+			return fmt.Errorf("engine: sync %s: at revision %d of %d: %w", t.kv.Bucket(), watched, target, ctx.Err())
 		}
 	}
 }
@@ -103,29 +201,37 @@ func (t *Table[T]) set(account, id string, v *T, rev uint64) bool {
 }
 
 // Get returns a resource from the index. The returned value is shared: do not modify it.
-// A miss is checked against the bucket, so that a resource another node created a moment
-// ago is found before the watch brings it.
+// A miss is checked against the bucket, so that a resource another node created a moment ago
+// is found before the watch brings it: first a read of the key, which any replica may answer;
+// if that finds nothing (the replica may lag), the index is synced with the leader and
+// looked up again.
 func (t *Table[T]) Get(account, id string) (*T, bool) {
-	t.mu.RLock()
-	v, ok := t.rows[account][id]
-	t.mu.RUnlock()
-	if ok {
+	if v, ok := t.lookup(account, id); ok {
 		return v, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
-	entry, err := t.kv.Get(ctx, key(account, id))
-	if err != nil {
+	if entry, err := t.kv.Get(ctx, key(account, id)); err == nil {
+		v := new(T)
+		if json.Unmarshal(entry.Value(), v) != nil {
+			return nil, false
+		}
+		if !t.set(account, id, v, entry.Revision()) {
+			return nil, false // older than a deletion this node has already seen
+		}
+		return v, true
+	}
+	if t.Sync(ctx) != nil {
 		return nil, false
 	}
-	v = new(T)
-	if json.Unmarshal(entry.Value(), v) != nil {
-		return nil, false
-	}
-	if !t.set(account, id, v, entry.Revision()) {
-		return nil, false // older than a deletion this node has already seen
-	}
-	return v, true
+	return t.lookup(account, id)
+}
+
+func (t *Table[T]) lookup(account, id string) (*T, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	v, ok := t.rows[account][id]
+	return v, ok
 }
 
 // List returns every resource of an account, in no particular order.
@@ -171,6 +277,9 @@ func (t *Table[T]) Update(ctx context.Context, account, id string, change func(*
 	for attempt := 0; ; attempt++ {
 		entry, err := t.kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			if t.existsElsewhere(ctx, account, id) {
+				continue
+			}
 			return nil, ErrNotFound
 		}
 		if err != nil {
@@ -210,6 +319,9 @@ func (t *Table[T]) Delete(ctx context.Context, account, id string) error {
 	k := key(account, id)
 	entry, err := t.kv.Get(ctx, k)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if t.existsElsewhere(ctx, account, id) {
+			return t.Delete(ctx, account, id)
+		}
 		return ErrNotFound
 	}
 	if err != nil {
@@ -225,6 +337,20 @@ func (t *Table[T]) Delete(ctx context.Context, account, id string) error {
 	// because the watch will deliver the real one, which is at least as high.
 	t.set(account, id, nil, entry.Revision()+1)
 	return nil
+}
+
+// existsElsewhere tells a real miss from a stale one. Reads of the bucket are served by any
+// of its replicas, and one that lags may not have a key the leader has acknowledged; once
+// the index has caught up with the leader, it knows. A true answer means: read again.
+func (t *Table[T]) existsElsewhere(ctx context.Context, account, id string) bool {
+	if ctx.Err() != nil || t.Sync(ctx) != nil {
+		return false
+	}
+	_, ok := t.lookup(account, id)
+	if ok {
+		time.Sleep(time.Millisecond) // give the lagging replica a moment
+	}
+	return ok
 }
 
 func isWrongRevision(err error) bool { return errors.Is(err, jetstream.ErrKeyRevisionMismatch) }

@@ -30,6 +30,7 @@ func (s *Service) GetLoggingConfiguration(account, identifier string) (*chat.Log
 	if err != nil {
 		return nil, err
 	}
+	fresh(s.engine.LoggingConfigurations)
 	return s.loggingConfiguration(account, a)
 }
 
@@ -72,6 +73,7 @@ func (s *Service) DeleteLoggingConfiguration(ctx context.Context, account, ident
 		return err
 	}
 	arn := a.String()
+	fresh(s.engine.Rooms) // a room another node has just attached it to counts
 	for _, r := range s.engine.Rooms.List(account) {
 		for _, id := range r.LoggingConfigurationIdentifiers {
 			if id == arn {
@@ -90,6 +92,7 @@ func (s *Service) ListLoggingConfigurations(account string, maxResults *int, nex
 	if err != nil {
 		return nil, "", err
 	}
+	fresh(s.engine.LoggingConfigurations)
 	return page(s, account, "ListLoggingConfigurations", s.engine.LoggingConfigurations.List(account), p, nil,
 		func(c *chat.LoggingConfiguration) chat.OrderKey { return chat.OrderKey{Time: c.UpdateTime, ID: c.ID} })
 }

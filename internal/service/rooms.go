@@ -34,6 +34,7 @@ func (s *Service) GetRoom(account, identifier string) (*chat.Room, error) {
 	if err != nil {
 		return nil, err
 	}
+	fresh(s.engine.Rooms)
 	return s.room(account, a)
 }
 
@@ -99,6 +100,7 @@ func (s *Service) ListRooms(account string, in *ListRoomsInput) ([]*chat.Room, s
 			return nil, "", err
 		}
 	}
+	fresh(s.engine.Rooms)
 	return page(s, account, "ListRooms", s.engine.Rooms.List(account), p.Page, p.Match, roomOrderKey)
 }
 

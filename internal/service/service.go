@@ -109,6 +109,15 @@ func (s *Service) checkLoggingConfigurations(account string, arns []chat.ARN) er
 	return nil
 }
 
+// fresh brings this node's index of a table up to every write acknowledged anywhere in the
+// cluster, so that a control-plane read after a write made through another node sees it.
+// Reads on the messaging path do not wait for this. If the engine cannot say (a NATS leader
+// election in progress), the read is served from the index as it is: a slightly stale answer
+// beats none.
+func fresh[T any](t *engine.Table[T]) {
+	_ = t.Sync(context.Background())
+}
+
 // mapEngineError turns an engine miss into the domain's not-found error.
 func mapEngineError(err error, a chat.ARN) error {
 	if errors.Is(err, engine.ErrNotFound) {

@@ -70,12 +70,14 @@ func (s *Service) ListTagsForResource(account, resourceARN string) (map[string]s
 		return nil, err
 	}
 	if a.IsRoom() {
+		fresh(s.engine.Rooms)
 		r, err := s.room(account, a)
 		if err != nil {
 			return nil, err
 		}
 		return r.Tags, nil
 	}
+	fresh(s.engine.LoggingConfigurations)
 	c, err := s.loggingConfiguration(account, a)
 	if err != nil {
 		return nil, err
