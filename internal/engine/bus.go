@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -96,6 +97,14 @@ func (e *Engine) SubscribeRoom(account, roomID string, handle func(RoomSignal)) 
 	}
 	// Fan-out must not stall on the client library's default pending limits.
 	_ = sub.SetPendingLimits(-1, 256<<20)
+	// Wait (briefly) for the server to have the subscription: from then on its interest is on
+	// its way to the other servers of the cluster, which forward the room's messages once it
+	// arrives, well under a millisecond later on a LAN. Without the wait, a member who joined
+	// a room new to this node could miss what other nodes publish in the next few milliseconds.
+	// While the connection is down the subscription is restored on reconnect; don't wait.
+	if e.nc.IsConnected() {
+		_ = e.nc.FlushTimeout(500 * time.Millisecond)
+	}
 	return sub, nil
 }
 
