@@ -67,9 +67,15 @@ func TestChatLogS3AndLocalDirectory(t *testing.T) {
 	})
 
 	t.Run("detaching, updating and attaching configurations apply to the next message", func(t *testing.T) {
+		// A room's new settings reach its live connections with the update signal, a moment
+		// after UpdateRoom returns (docs/compatibility.md); a configuration's new destination
+		// is read from the table the update wrote.
+		settle := func() { time.Sleep(200 * time.Millisecond) }
+
 		// Detach the local directory: the next message goes to the bucket only.
 		_, err := c.UpdateRoom(ctx, &ivschat.UpdateRoomInput{Identifier: ch.room.Arn, LoggingConfigurationIdentifiers: []string{toS3}})
 		mustNoErr(t, err)
+		settle()
 		before := len(ch.got)
 		ch.say(1)
 		eventually(t, 20*time.Second, func() error {
@@ -104,10 +110,31 @@ func TestChatLogS3AndLocalDirectory(t *testing.T) {
 		// Detach everything: nothing more is logged.
 		_, err = c.UpdateRoom(ctx, &ivschat.UpdateRoomInput{Identifier: ch.room.Arn, LoggingConfigurationIdentifiers: []string{}})
 		mustNoErr(t, err)
+		settle()
 		ch.say(1)
-		time.Sleep(500 * time.Millisecond)
+
+		// Attach the directory again: the next message is there.
+		_, err = c.UpdateRoom(ctx, &ivschat.UpdateRoomInput{Identifier: ch.room.Arn, LoggingConfigurationIdentifiers: []string{toDir}})
+		mustNoErr(t, err)
+		settle()
+		again := received{}
+		ch.got, again = again, ch.got
+		ch.say(1)
+		ch.got, again = again, ch.got
+		eventually(t, 20*time.Second, func() error {
+			if n := len(localLines(t, local, ch.roomID())); n != before+1 {
+				return fmt.Errorf("%d records in the directory, want %d", n, before+1)
+			}
+			return nil
+		})
+		for id := range again {
+			byID, _ := recordsByID(t, localLines(t, local, ch.roomID()))
+			if _, ok := byID[id]; !ok {
+				t.Fatalf("the message sent after attaching is not in the directory")
+			}
+		}
 		if lines, _ := s3Lines(t, reader, "chat-logs-moved", ch.roomID()); len(lines) != 1 {
-			t.Fatalf("%d records after detaching everything, want the 1 from before", len(lines))
+			t.Fatalf("%d records in the moved bucket, want the 1 sent before detaching everything", len(lines))
 		}
 	})
 }
