@@ -136,7 +136,7 @@ func run(args []string) error {
 	fs.StringVar(&o.ivschatd, "ivschatd", "", "ivschatd binary to start (default: go build ./cmd/ivschatd of the current directory)")
 	fs.StringVar(&o.ivschatdArgs, "ivschatd-args", "", "extra arguments for the started ivschatd, space separated")
 	fs.IntVar(&o.workers, "workers", 4, "generator processes holding listening members")
-	fs.IntVar(&o.sourceIPs, "source-ips", 4, "loopback source addresses the members dial from: 127.0.0.2 onwards")
+	fs.IntVar(&o.sourceIPs, "source-ips", 8, "loopback source addresses the members dial from: 127.0.0.2 onwards")
 	fs.IntVar(&o.connectConc, "connect-concurrency", 64, "handshakes in flight per generator while setting up")
 	fs.IntVar(&o.idle, "idle", 15000, "idle hold: members")
 	fs.IntVar(&o.idleRoom, "idle-room-size", 1000, "idle hold: members per room")

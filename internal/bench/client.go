@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -45,6 +46,7 @@ func dialWS(ctx context.Context, wsURL, token string, src net.IP) (net.Conn, *bu
 	d := net.Dialer{}
 	if src != nil {
 		d.LocalAddr = &net.TCPAddr{IP: src}
+		d.Control = bindAddressNoPort
 	}
 	c, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
@@ -85,6 +87,24 @@ func dialWS(ctx context.Context, wsURL, token string, src net.IP) (net.Conn, *bu
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, br, nil
+}
+
+// ipBindAddressNoPort is IP_BIND_ADDRESS_NO_PORT (linux/in.h).
+const ipBindAddressNoPort = 24
+
+// bindAddressNoPort lets the kernel pick the local port at connect time, by the whole
+// address 4-tuple, instead of at bind time: without it every connection from a chosen source
+// address holds a port of its own, and the TIME_WAIT ports of earlier scenarios make binds
+// slow and then fail.
+func bindAddressNoPort(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // member is one connected chat member.
