@@ -124,6 +124,7 @@ type options struct {
 	mintClients         string
 	out, profile        string
 	settle, drain       time.Duration
+	repeat              int
 }
 
 func run(args []string) error {
@@ -158,6 +159,7 @@ func run(args []string) error {
 	fs.StringVar(&o.profile, "profile", "", "directory for pprof CPU and heap profiles of the started ivschatd during each measured window")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "pause before memory readings")
 	fs.DurationVar(&o.drain, "drain", 15*time.Second, "longest wait for deliveries after the last send")
+	fs.IntVar(&o.repeat, "repeat", 1, "run each scenario this many times, alternating the targets")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -263,27 +265,9 @@ func run(args []string) error {
 		return err
 	}
 	for _, sc := range splitList(o.scenarios) {
-		for _, tn := range targets {
-			if sc == "mint" && tn != "ivschatd" {
-				continue
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			fmt.Fprintf(os.Stderr, "\n== %s on %s\n", sc, tn)
-			t, stopServer, err := start(tn)
-			if err != nil {
+		for rep := 0; rep < max(o.repeat, 1); rep++ {
+			if err := runPair(ctx, r, rec, sc, targets, start, &o, phases); err != nil {
 				return err
-			}
-			results, err := runScenario(ctx, r, t, sc, &o, phases)
-			stopServer()
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", sc, tn, err)
-			}
-			rec.Results = append(rec.Results, results...)
-			if o.out != "" {
-				rec.Verdicts = bench.Judge(rec.Results)
-				_ = writeRecord(o.out, rec)
 			}
 		}
 	}
@@ -292,6 +276,35 @@ func run(args []string) error {
 	bench.WriteTables(os.Stdout, rec)
 	if o.out != "" {
 		return writeRecord(o.out, rec)
+	}
+	return nil
+}
+
+// runPair runs one scenario on each target in turn, each on a freshly started server.
+func runPair(ctx context.Context, r *bench.Runner, rec *bench.Record, sc string, targets []string,
+	start func(string) (bench.Target, func(), error), o *options, phases [][2]any) error {
+	for _, tn := range targets {
+		if sc == "mint" && tn != "ivschatd" {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(os.Stderr, "\n== %s on %s\n", sc, tn)
+		t, stopServer, err := start(tn)
+		if err != nil {
+			return err
+		}
+		results, err := runScenario(ctx, r, t, sc, o, phases)
+		stopServer()
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", sc, tn, err)
+		}
+		rec.Results = append(rec.Results, results...)
+		if o.out != "" {
+			rec.Verdicts = bench.Judge(rec.Results)
+			_ = writeRecord(o.out, rec)
+		}
 	}
 	return nil
 }

@@ -198,3 +198,43 @@ func BuildIvschatd(moduleDir string) (string, error) {
 	}
 	return bin, nil
 }
+
+// MachineCPU is the whole machine's CPU time so far, from /proc/stat, in seconds.
+type MachineCPU struct {
+	Busy    float64 // user, nice, system, irq, steal: everything but idle, iowait and softirq
+	SoftIRQ float64 // softirq time, which no process is charged for (loopback TCP lives here)
+}
+
+// ReadMachineCPU reads the first line of /proc/stat.
+func ReadMachineCPU() MachineCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return MachineCPU{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return MachineCPU{}
+	}
+	v := make([]float64, 9)
+	for i := 1; i < 9; i++ {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		v[i] = float64(n) / clockTicks
+	}
+	// user nice system idle iowait irq softirq steal
+	return MachineCPU{Busy: v[1] + v[2] + v[3] + v[6] + v[8], SoftIRQ: v[7]}
+}
+
+// LoadAverage is the first field of /proc/loadavg.
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}

@@ -76,15 +76,17 @@ func (r *Runner) logf(format string, args ...any) {
 
 // cpuMeter measures CPU used by the server and by the generator processes over a window.
 type cpuMeter struct {
-	r      *Runner
-	pid    int
-	start  time.Time
-	server ProcSample
-	gen    float64
+	r       *Runner
+	pid     int
+	start   time.Time
+	server  ProcSample
+	gen     float64
+	machine MachineCPU
+	load    float64
 }
 
 func (r *Runner) meter(t Target) *cpuMeter {
-	m := &cpuMeter{r: r, pid: t.Pid(), start: time.Now(), gen: r.generatorCPU()}
+	m := &cpuMeter{r: r, pid: t.Pid(), start: time.Now(), gen: r.generatorCPU(), machine: ReadMachineCPU(), load: LoadAverage()}
 	if m.pid > 0 {
 		m.server, _ = ReadProc(m.pid)
 	}
@@ -107,16 +109,25 @@ func (m *cpuMeter) stop(res *Result) {
 	if wall <= 0 {
 		return
 	}
-	res.Metrics["generator_cpu_pct"] = round1(100 * (m.r.generatorCPU() - m.gen) / wall)
+	gen := m.r.generatorCPU() - m.gen
+	res.Metrics["generator_cpu_pct"] = round1(100 * gen / wall)
+	// Other work on the machine during the window (other sessions' builds and tests share
+	// these cores): busy time not charged to the server or the generator.
+	mc := ReadMachineCPU()
+	res.Metrics["softirq_cpu_pct"] = round1(100 * (mc.SoftIRQ - m.machine.SoftIRQ) / wall)
+	res.Metrics["load_average"] = m.load
+	other := mc.Busy - m.machine.Busy - gen
 	if m.pid > 0 {
 		if s, err := ReadProc(m.pid); err == nil {
 			res.Metrics["server_cpu_s"] = round3(s.CPUSeconds - m.server.CPUSeconds)
 			res.Metrics["server_cpu_pct"] = round1(100 * (s.CPUSeconds - m.server.CPUSeconds) / wall)
 			res.Metrics["server_rss_mib"] = round1(float64(s.RSSKiB) / 1024)
+			other -= s.CPUSeconds - m.server.CPUSeconds
 			res.Metrics["server_write_calls"] = float64(s.WriteCalls - m.server.WriteCalls)
 			res.Metrics["server_read_calls"] = float64(s.ReadCalls - m.server.ReadCalls)
 		}
 	}
+	res.Metrics["other_cpu_pct"] = round1(max(100*other/wall, 0))
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
