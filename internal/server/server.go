@@ -39,9 +39,12 @@ type Config struct {
 	MaxLoggingConfigurations int
 	TokenLifetime            time.Duration
 	TokenKeyRotation         time.Duration
-	Gateway                  gateway.Config
-	Review                   review.Config
-	Chatlog                  chatlog.Config
+	// ReadHeaderTimeout drops a client that has not sent its request headers (an HTTP call
+	// or a WebSocket handshake) in time.
+	ReadHeaderTimeout time.Duration
+	Gateway           gateway.Config
+	Review            review.Config
+	Chatlog           chatlog.Config
 }
 
 // DefaultConfig is the configuration of `ivschatd` with no flags.
@@ -56,6 +59,7 @@ func DefaultConfig() Config {
 		MaxLoggingConfigurations: chat.DefaultMaxLoggingConfigurations,
 		TokenLifetime:            chat.DefaultTokenLifetime,
 		TokenKeyRotation:         24 * time.Hour,
+		ReadHeaderTimeout:        10 * time.Second,
 		Gateway:                  gateway.DefaultConfig(),
 		Review:                   review.Config{Timeout: review.DefaultTimeout, Concurrency: 512},
 		Chatlog:                  chatlog.DefaultConfig(),
@@ -116,7 +120,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		controlPlane.ServeHTTP(w, r)
 	})
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() { s.done <- s.http.Serve(ln) }()
 	if cfg.WSAddr != "" {
@@ -135,7 +139,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			}
 			s.gateway.ServeHTTP(w, r)
 		})
-		s.wsHTTP = &http.Server{Handler: wsMux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: s.http.ErrorLog}
+		s.wsHTTP = &http.Server{Handler: wsMux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ErrorLog: s.http.ErrorLog}
 		go func() { _ = s.wsHTTP.Serve(wsln) }()
 	}
 	return s, nil

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -542,5 +544,29 @@ func TestSeparateMessagingListener(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
+	})
+}
+
+func TestHandshakeThatNeverFinishesIsDropped(t *testing.T) {
+	srv := startServer(t, func(cfg *server.Config) { cfg.ReadHeaderTimeout = 300 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Half a handshake, then silence.
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Fatalf("the server did not close the connection: %v", err)
+	}
+	t.Run("the server stays healthy", func(t *testing.T) {
+		resp, err := http.Get(srv.URL() + "/healthz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("healthz: %v %v", resp, err)
+		}
+		resp.Body.Close()
 	})
 }
