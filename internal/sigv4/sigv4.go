@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -119,6 +120,9 @@ type Verifier struct {
 	Lookup func(accessKeyID string) (Credentials, bool)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	keysMu sync.Mutex
+	keys   map[string][]byte
 }
 
 // Verify checks the request's signature over body and returns the access key id that signed it.
@@ -186,12 +190,33 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (string, error) {
 	}
 	scope := auth.Date + "/" + auth.Region + "/" + auth.Service + "/aws4_request"
 	stringToSign := Algorithm + "\n" + amzDate + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
-	want := hex.EncodeToString(hmacSHA256(SigningKey(creds.SecretAccessKey, auth.Date, auth.Region, auth.Service), []byte(stringToSign)))
+	want := hex.EncodeToString(hmacSHA256(v.signingKey(creds.SecretAccessKey, auth.Date, auth.Region, auth.Service), []byte(stringToSign)))
 	if !hmac.Equal([]byte(want), []byte(auth.Signature)) {
 		return "", fail(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
 	}
 	return auth.AccessKeyID, nil
 }
+
+// signingKey returns the derived key of a secret for a day, from a small cache: the four
+// HMACs of the derivation are a noticeable part of verifying a request, and a key changes
+// only once a day.
+func (v *Verifier) signingKey(secret, date, region, service string) []byte {
+	id := secret + "\x00" + date + "\x00" + region + "\x00" + service
+	v.keysMu.Lock()
+	defer v.keysMu.Unlock()
+	if k, ok := v.keys[id]; ok {
+		return k
+	}
+	if v.keys == nil || len(v.keys) >= maxCachedKeys {
+		v.keys = map[string][]byte{}
+	}
+	k := SigningKey(secret, date, region, service)
+	v.keys[id] = k
+	return k
+}
+
+// maxCachedKeys bounds the signing-key cache; it is emptied when full.
+const maxCachedKeys = 1024
 
 // SigningKey derives the key that signs requests of one day, region and service.
 func SigningKey(secret, date, region, service string) []byte {
