@@ -167,7 +167,10 @@ func run(args []string) error {
 	defer stop()
 
 	rec := &bench.Record{Started: time.Now().UTC(), Command: "ivschat-bench run " + strings.Join(args, " "),
-		Machine: bench.ThisMachine(), Commit: bench.GitCommit(".")}
+		Machine: bench.ThisMachine(), Commit: os.Getenv("IVSCHAT_BENCH_COMMIT")}
+	if rec.Commit == "" {
+		rec.Commit = bench.GitCommit(".")
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err

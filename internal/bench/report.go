@@ -284,6 +284,7 @@ func PlotSVG(w io.Writer, title string, results []*Result) error {
 	fmt.Fprintf(w, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="none" stroke="#333"/>`+"\n", left, top, pw, ph)
 	fmt.Fprintf(w, `<text x="%.1f" y="%d" text-anchor="middle">deliveries per second (messages × members)</text>`+"\n", left+pw/2, H-15)
 	fmt.Fprintf(w, `<text transform="translate(18,%.1f) rotate(-90)" text-anchor="middle">send-to-receive latency (log)</text>`+"\n", top+ph/2)
+	labeled := map[string]bool{} // a repeated scenario is labeled once
 	for i, n := range names {
 		s := series[n]
 		color := colors[n]
@@ -302,7 +303,8 @@ func PlotSVG(w io.Writer, title string, results []*Result) error {
 		for _, p := range s {
 			fmt.Fprintf(w, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%s %s: %.2f ms at %.0f/s</title></circle>`+"\n",
 				px(p.x), py(p.y), color, xmlEscape(p.label), n, p.y, p.x)
-			if strings.HasSuffix(n, "p99") && strings.HasPrefix(n, "ivschatd") {
+			if strings.HasSuffix(n, "p99") && strings.HasPrefix(n, "ivschatd") && !labeled[p.label] {
+				labeled[p.label] = true
 				fmt.Fprintf(w, `<text x="%.1f" y="%.1f" font-size="10" fill="#555">%s</text>`+"\n", px(p.x)+5, py(p.y)-6, xmlEscape(p.label))
 			}
 		}
