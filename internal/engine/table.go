@@ -217,7 +217,9 @@ func (t *Table[T]) Get(account, id string) (*T, bool) {
 			return nil, false
 		}
 		if !t.set(account, id, v, entry.Revision()) {
-			return nil, false // older than a deletion this node has already seen
+			// The watch applied this revision, or a newer one, in the meantime: the index
+			// has the answer (the resource, or its deletion).
+			return t.lookup(account, id)
 		}
 		return v, true
 	}
