@@ -175,6 +175,15 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 // Keyring returns the current sealing keyring, shared by every node of the cluster.
 func (e *Engine) Keyring() *chat.Keyring { return e.keys.keyring() }
 
+// RefreshKeyring reads the sealing keys from the bucket at once, rather than waiting for the
+// watch: call it when a sealed value does not open, then try again with Keyring. Calls are
+// spaced by the engine, so it is cheap to call for every failure.
+func (e *Engine) RefreshKeyring(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	e.keys.refresh(ctx)
+}
+
 // RotateSealingKey makes a new newest sealing key for the whole cluster.
 func (e *Engine) RotateSealingKey(ctx context.Context) error { return e.keys.rotate(ctx) }
 

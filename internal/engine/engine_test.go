@@ -389,6 +389,19 @@ func TestSharedEngineState(t *testing.T) {
 			return err == nil && sealKey(t, a.Keyring()) == sealKey(t, b.Keyring())
 		})
 	})
+	t.Run("after RefreshKeyring, a key made on the other node a moment ago opens at once", func(t *testing.T) {
+		for i := range 5 {
+			if err := a.RotateSealingKey(ctx); err != nil {
+				t.Fatal(err)
+			}
+			token := a.Keyring().SealToken(&chat.Token{ID: fmt.Sprintf("fresh%d", i), RoomARN: "r", UserID: "u"})
+			time.Sleep(refreshEvery) // a refresh of an earlier round would stand otherwise
+			b.RefreshKeyring(ctx)
+			if _, err := b.Keyring().OpenToken(token); err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+	})
 	t.Run("one of two nodes racing for a token wins", func(t *testing.T) {
 		for i := 0; i < 10; i++ {
 			id := fmt.Sprintf("race%d", i)

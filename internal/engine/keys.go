@@ -23,6 +23,10 @@ type keyStore struct {
 	mu   sync.Mutex
 	keys map[string]chat.SealingKey
 	ring atomic.Pointer[chat.Keyring]
+
+	// refreshMu is held while the bucket is read directly; refreshed is when it last was.
+	refreshMu sync.Mutex
+	refreshed time.Time
 }
 
 func openKeyStore(ctx, watchCtx context.Context, kv jetstream.KeyValue, rotation, tokenLifetime time.Duration) (*keyStore, error) {
@@ -102,6 +106,37 @@ func (s *keyStore) rotate(ctx context.Context) error {
 	s.rebuild()
 	s.mu.Unlock()
 	return nil
+}
+
+// refreshEvery spaces direct reads of the bucket: a flood of tokens that do not open (forged,
+// or sealed by no key at all) costs at most this many reads a second.
+const refreshEvery = 100 * time.Millisecond
+
+// refresh reads every key in the bucket, for a sealed value that may come from a key the watch
+// has not brought yet: another node rotated a moment ago, or this node's watch is stalled
+// after its NATS server went away. It returns once the keyring holds what the bucket held.
+func (s *keyStore) refresh(ctx context.Context) {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if time.Since(s.refreshed) < refreshEvery {
+		return // a refresh has just run: its result stands
+	}
+	defer func() { s.refreshed = time.Now() }()
+	names, err := s.kv.Keys(ctx)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		s.mu.Lock()
+		_, known := s.keys[name]
+		s.mu.Unlock()
+		if known {
+			continue
+		}
+		if entry, err := s.kv.Get(ctx, name); err == nil {
+			s.apply(entry)
+		}
+	}
 }
 
 // rotateEvery makes a new key once the newest is older than the rotation period, and

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"context"
+
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
 
@@ -11,7 +13,11 @@ func page[T any](s *Service, account, op string, items []*T, req chat.PageReques
 	if req.Token != "" {
 		plain, err := s.engine.Keyring().Open(chat.PurposePageCursor, req.Token)
 		if err != nil {
-			return nil, "", chat.InvalidToken()
+			// It may be sealed by a key another node made a moment ago.
+			s.engine.RefreshKeyring(context.Background())
+			if plain, err = s.engine.Keyring().Open(chat.PurposePageCursor, req.Token); err != nil {
+				return nil, "", chat.InvalidToken()
+			}
 		}
 		c, err := chat.DecodeCursor(plain)
 		if err != nil || c.Account != account || c.Operation != op {

@@ -40,7 +40,11 @@ var (
 func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *chat.Room, error) {
 	grant, err := s.engine.Keyring().OpenToken(token)
 	if err != nil {
-		return nil, nil, ErrTokenInvalid
+		// It may be sealed by a key another node made a moment ago.
+		s.engine.RefreshKeyring(ctx)
+		if grant, err = s.engine.Keyring().OpenToken(token); err != nil {
+			return nil, nil, ErrTokenInvalid
+		}
 	}
 	now := s.now()
 	if !now.Before(grant.TokenExpirationTime) || !now.Before(grant.SessionExpirationTime) {
