@@ -174,7 +174,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !c.attach(ws) {
 		return // dropped while the handshake was in flight
 	}
-	c.readLoop()
+	// Read on a fresh goroutine and return: net/http keeps its connection state, buffers and
+	// the deep stack of this handler alive for as long as the handler runs, which would make
+	// every idle member several kilobytes heavier.
+	go c.readLoop()
 }
 
 // clientIP is the sender's address: the peer's, or, when the peer is a trusted proxy, the
