@@ -3,6 +3,7 @@ package gateway
 import (
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,6 +129,9 @@ const maxSpare = 64
 
 // flush writes pending frames until none are left, then exits.
 func (c *conn) flush() {
+	// Let the broadcast that started this writer go on queueing first: under load the next
+	// frames join this write instead of costing a syscall each.
+	runtime.Gosched()
 	for {
 		c.mu.Lock()
 		if c.dead || len(c.pending) == 0 {
