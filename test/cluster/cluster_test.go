@@ -33,10 +33,11 @@ func TestCluster(t *testing.T) {
 	t.Logf("built in %v", time.Since(began).Round(time.Millisecond))
 	nc := startNATSCluster(t, natsnode, 3)
 	t.Logf("NATS up in %v", time.Since(began).Round(time.Millisecond))
+	logDir := t.TempDir() // the chat-log bucket every node writes to
 	nodes := []*node{
-		startNode(t, bin, "node-1", nc.urls()),
-		startNode(t, bin, "node-2", nc.urls()),
-		startNode(t, bin, "node-3", nc.urls()),
+		startNode(t, bin, "node-1", nc.urls(), chatlogFlags(logDir)...),
+		startNode(t, bin, "node-2", nc.urls(), chatlogFlags(logDir)...),
+		startNode(t, bin, "node-3", nc.urls(), chatlogFlags(logDir)...),
 	}
 	t.Logf("cluster up in %v", time.Since(began).Round(time.Millisecond))
 	ctx := context.Background()
@@ -70,17 +71,21 @@ func TestCluster(t *testing.T) {
 		testRoomRate(t, nodes)
 	})
 
+	t.Run("chat logs: each record is shipped once by the cluster", func(t *testing.T) {
+		testChatLogOnce(t, nodes, logDir)
+	})
+
 	// Everything stored so far must survive what follows.
 	before := listAll(t, nodes[0].ivs)
 
 	// A node lost is replaced by a fresh one, started here so that it outlives the subtest.
-	replace := func(i int) { nodes[i] = startNode(t, bin, nodes[i].name+"b", nc.urls()) }
+	replace := func(i int) { nodes[i] = startNode(t, bin, nodes[i].name+"b", nc.urls(), chatlogFlags(logDir)...) }
 	t.Run("SIGTERM hands a node's clients to the others", func(t *testing.T) {
 		testSigterm(t, nodes)
 	})
 	replace(2)
 	t.Run("kill -9 drops a node's sockets and loses no control-plane data", func(t *testing.T) {
-		testKill(t, nodes)
+		testKill(t, nodes, logDir)
 	})
 	replace(1)
 	t.Run("one NATS server of three failing does not stop the service", func(t *testing.T) {
@@ -541,10 +546,10 @@ func testSigterm(t *testing.T, nodes []*node) {
 	}
 }
 
-func testKill(t *testing.T, nodes []*node) {
+func testKill(t *testing.T, nodes []*node, logDir string) {
 	ctx := context.Background()
 	victim := nodes[1]
-	room := newRoom(t, victim.ivs, &ivschat.CreateRoomInput{Name: aws.String("conversation")})
+	room := newLoggedRoom(t, victim, &ivschat.CreateRoomInput{Name: aws.String("conversation"), MaximumMessageRatePerSecond: aws.Int32(100)})
 	observer := join(t, nodes[0], newToken(t, nodes[0].ivs, room.Arn, "observer"), "observer@node-1")
 	c1 := join(t, victim, newToken(t, victim.ivs, room.Arn, "c1"), "c1@"+victim.name)
 	c2 := join(t, victim, newToken(t, victim.ivs, room.Arn, "c2"), "c2@"+victim.name)
@@ -554,6 +559,21 @@ func testKill(t *testing.T, nodes []*node) {
 		m.await(2*time.Second, "mid-conversation", message("mid-conversation"))
 	}
 
+	// Its members talk until it dies, so that it dies with chat-log records on its hands.
+	var talkers sync.WaitGroup
+	for _, m := range []*member{c1, c2} {
+		talkers.Add(1)
+		go func() {
+			defer talkers.Done()
+			for i := 0; ; i++ {
+				_ = m.ws.SetWriteDeadline(time.Now().Add(time.Second))
+				if m.ws.WriteJSON(map[string]any{"Action": "SEND_MESSAGE", "Content": fmt.Sprintf("last words %s %d", m.name, i)}) != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
 	// Writes acknowledged by the victim right before it dies.
 	var written []*string
 	for i := range 5 {
@@ -562,7 +582,10 @@ func testKill(t *testing.T, nodes []*node) {
 		mustNoErr(t, err)
 		written = append(written, r.Arn)
 	}
+	time.Sleep(500 * time.Millisecond)
 	victim.kill()
+	killed := time.Now()
+	talkers.Wait()
 
 	for _, m := range []*member{c1, c2} {
 		err := m.closed(2 * time.Second)
@@ -583,7 +606,19 @@ func testKill(t *testing.T, nodes []*node) {
 	// Its clients reconnect elsewhere and the conversation goes on.
 	again := reconnect(t, nodes[2], room.Arn, "c1")
 	again.sendMessage("after the kill")
-	observer.await(2*time.Second, "after the kill", message("after the kill"))
+	logged := map[string]bool{}
+	for {
+		p := observer.await(2*time.Second, "after the kill", func(p payload) bool { return p.Type == "MESSAGE" })
+		logged[p.Id] = true
+		if p.Content == "after the kill" {
+			break
+		}
+	}
+	// Every payload a client received is in the chat log, those the victim had taken to ship
+	// included: they go to another node after --chatlog-ack-wait.
+	got := awaitLogged(t, logDir, roomID(room.Arn), logged, 20*time.Second)
+	t.Logf("%d messages received around the kill, all in the chat log (%d records) %v after the kill",
+		len(logged), len(got), time.Since(killed).Round(time.Millisecond))
 }
 
 func testNATSServerLoss(t *testing.T, nc *natsCluster, nodes []*node) {
