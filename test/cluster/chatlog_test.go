@@ -40,7 +40,9 @@ func newLoggedRoom(t *testing.T, n *node, in *ivschat.CreateRoomInput) *ivschat.
 	return newRoom(t, n.ivs, in)
 }
 
-func roomID(arn *string) string { return aws.ToString(arn)[strings.LastIndex(aws.ToString(arn), "/")+1:] }
+func roomID(arn *string) string {
+	return aws.ToString(arn)[strings.LastIndex(aws.ToString(arn), "/")+1:]
+}
 
 // loggedIDs reads every object of a room in the log directory and counts its records by the
 // payload's Id.
