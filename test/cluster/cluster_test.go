@@ -227,7 +227,7 @@ func spread(t *testing.T, nodes []*node, roomARN *string, per int) []*member {
 // lost in the moment a room's subscription takes to reach the other NATS servers after the
 // first member of a node joins (see docs/deployment.md, "What a member receives"). It sends
 // events through the control plane until each member has one.
-func settle(t *testing.T, via *node, roomARN *string, members ...*member) {
+func settle(t testing.TB, via *node, roomARN *string, members ...*member) {
 	t.Helper()
 	heard := make([]bool, len(members))
 	waitFor(t, 10*time.Second, "every member hearing the room", func() bool {

@@ -52,7 +52,7 @@ type natsServer struct {
 
 // startNATSCluster starts n servers on loopback, each routed to all the others, and waits
 // until JetStream can place a stream on all of them.
-func startNATSCluster(t *testing.T, bin string, n int) *natsCluster {
+func startNATSCluster(t testing.TB, bin string, n int) *natsCluster {
 	t.Helper()
 	c := &natsCluster{}
 	// JetStream clustering wants every server's routes configured up front, so the route
@@ -102,7 +102,7 @@ func startNATSCluster(t *testing.T, bin string, n int) *natsCluster {
 }
 
 // freePorts finds n loopback ports that nothing listens on.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	for range n {
@@ -167,7 +167,7 @@ func (s *natsServer) kill() {
 
 // startAndRead starts a command and returns the first word after prefix on a line of its
 // standard output; exited is closed when the process ends.
-func startAndRead(t *testing.T, cmd *exec.Cmd, prefix string, exited chan struct{}, stderr *lockedBuffer) string {
+func startAndRead(t testing.TB, cmd *exec.Cmd, prefix string, exited chan struct{}, stderr *lockedBuffer) string {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -204,7 +204,7 @@ func startAndRead(t *testing.T, cmd *exec.Cmd, prefix string, exited chan struct
 
 // buildBinaries compiles ./cmd/ivschatd and ./test/cluster/cmd/natsnode from this tree and
 // returns their paths.
-func buildBinaries(t *testing.T) (ivschatd, natsnode string) {
+func buildBinaries(t testing.TB) (ivschatd, natsnode string) {
 	t.Helper()
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/ivschatd", "./test/cluster/cmd/natsnode")
@@ -246,7 +246,7 @@ func (b *lockedBuffer) String() string {
 
 // startNode runs ivschatd on a loopback port against the NATS cluster and waits until it
 // says where it listens and answers /healthz. The process is killed when the test ends.
-func startNode(t *testing.T, bin, name, natsURLs string, extra ...string) *node {
+func startNode(t testing.TB, bin, name, natsURLs string, extra ...string) *node {
 	t.Helper()
 	args := append([]string{"--addr", "127.0.0.1:0", "--nats-url", natsURLs, "--replicas", "3",
 		"--data-dir", t.TempDir()}, extra...)
