@@ -1,0 +1,221 @@
+// The official amazon-ivs-chat-messaging SDK (unchanged) in Node 20 against two ivschatd nodes
+// of one cluster, behind a small round-robin TCP proxy standing in for a load balancer: members
+// land on different nodes and chat, and when a node is stopped (SIGTERM), its member reconnects
+// through the proxy to the other node with a new token.
+//
+// The NATS cluster (three servers with JetStream) comes from test/cluster/cmd/natscluster; the
+// Go test in test/cluster checks the cluster's guarantees in depth.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { SendEventCommand } from '@aws-sdk/client-ivschat';
+
+import { REPO_ROOT, makeIvschatClient, startServer } from './lib/server.js';
+import { RoomRecorder, createRoom, installWebSocket, tokenProvider } from './lib/messaging.js';
+
+installWebSocket();
+
+// amazon-ivs-chat-messaging 1.1.1 schedules a connection refresh (a timer until a minute
+// before the token expires) on every 'open' and keeps only the newest handle, so after a
+// reconnection disconnect() leaves the first timer running and Node would wait an hour for it.
+// Timers that long do not keep this test process alive.
+const sdkSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = (fn, ms, ...args) => {
+  const timer = sdkSetTimeout(fn, ms, ...args);
+  if (ms > 10 * 60_000) timer.unref();
+  return timer;
+};
+const { ChatRoom, SendMessageRequest } = await import('amazon-ivs-chat-messaging');
+
+const execFileP = promisify(execFile);
+const TEST_TIMEOUT_MS = 120_000;
+
+/** Builds and starts natscluster; resolves with {urls, stop()}. */
+async function startNATSCluster() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ivschatd-e2e-nats-'));
+  const bin = path.join(dir, 'natscluster');
+  await execFileP('go', ['build', '-o', bin, './test/cluster/cmd/natscluster'], { cwd: REPO_ROOT, maxBuffer: 16 << 20 });
+  // natscluster exits when its standard input closes, so it cannot outlive this process.
+  const child = spawn(bin, ['--servers', '3'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const urls = await new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`natscluster not ready within 60 s: ${output}`)), 60_000);
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const m = /natscluster ready (\S+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`natscluster exited (${code}): ${output}`));
+    });
+  });
+  return {
+    urls,
+    stop: async () => {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A round-robin TCP proxy on loopback. WebSocket upgrades and other connections take turns
+ * separately, so consecutive WebSocket connections go to different backends; a backend that
+ * refuses the connection is skipped, as a load balancer skips a node that is down.
+ * `routed` lists where each connection went: {ws, port}.
+ */
+async function startProxy(ports) {
+  const turns = { ws: 0, http: 0 };
+  const routed = [];
+  const open = new Set();
+  const server = net.createServer((client) => {
+    open.add(client);
+    client.on('error', () => {});
+    client.on('close', () => open.delete(client));
+    client.once('data', (first) => {
+      client.pause();
+      const ws = /\r\nupgrade:\s*websocket/i.test(first.toString('latin1'));
+      const start = ws ? turns.ws++ : turns.http++;
+      const attempt = (k) => {
+        if (k >= ports.length || client.destroyed) {
+          client.destroy();
+          return;
+        }
+        const port = ports[(start + k) % ports.length];
+        const upstream = net.connect(port, '127.0.0.1');
+        let connected = false;
+        upstream.on('error', () => {
+          if (!connected) attempt(k + 1);
+          else client.destroy();
+        });
+        upstream.once('connect', () => {
+          connected = true;
+          open.add(upstream);
+          routed.push({ ws, port });
+          upstream.on('close', () => {
+            open.delete(upstream);
+            client.destroy();
+          });
+          client.on('close', () => upstream.destroy());
+          upstream.write(first);
+          client.pipe(upstream);
+          upstream.pipe(client);
+          client.resume();
+        });
+      };
+      attempt(0);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    routed,
+    close: () => {
+      for (const s of open) s.destroy();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const members = [];
+let nats;
+let nodes = [];
+let proxy;
+
+after(async () => {
+  for (const m of members) m.disconnect();
+  if (proxy) await proxy.close();
+  await Promise.all(nodes.map((n) => n.stop()));
+  if (nats) await nats.stop();
+});
+
+describe('messaging SDK: two nodes of a cluster behind a round-robin proxy', () => {
+  const ctx = {};
+  before(async () => {
+    nats = await startNATSCluster();
+    const args = ['--nats-url', nats.urls, '--replicas', '3'];
+    nodes = [await startServer({ args }), await startServer({ args })];
+    proxy = await startProxy(nodes.map((n) => n.port));
+    // The control plane goes through the proxy too. Retries cover a pooled HTTP connection
+    // that led to the node stopped below.
+    ctx.client = makeIvschatClient(proxy.url, { maxAttempts: 3 });
+  });
+
+  it(
+    'members on different nodes chat; a stopped node hands its member to the other',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const roomIdentifier = await createRoom(ctx.client, { name: 'cluster' });
+      const member = (name) => {
+        const m = new RoomRecorder(ChatRoom, {
+          name,
+          wsUrl: proxy.wsUrl,
+          tokenProvider: tokenProvider(ctx.client, { roomIdentifier, userId: name, capabilities: ['SEND_MESSAGE'] }),
+        });
+        members.push(m);
+        return m;
+      };
+      const alice = member('alice');
+      const bob = member('bob');
+      await alice.connect();
+      await bob.connect();
+      const wsRoutes = proxy.routed.filter((r) => r.ws);
+      assert.equal(wsRoutes.length, 2);
+      assert.notEqual(wsRoutes[0].port, wsRoutes[1].port, 'alice and bob are on different nodes');
+      const aliceNode = nodes.find((n) => n.port === wsRoutes[0].port);
+
+      // A room's subscription reaches the other NATS servers a moment after the first member
+      // of a node joins: wait until both hear the room before counting on delivery.
+      for (let i = 0; ; i += 1) {
+        await ctx.client.send(new SendEventCommand({ roomIdentifier, eventName: `settle-${i}` }));
+        const heard = await Promise.all(
+          [alice, bob].map((m) => m.waitFor('event', (e) => e.eventName === `settle-${i}`, 500).then(() => true, () => false)),
+        );
+        if (heard.every(Boolean)) break;
+        assert.ok(i < 20, 'both members hear the room');
+      }
+
+      await alice.room.sendMessage(new SendMessageRequest('hello from the first node'));
+      const got = await bob.waitFor('message', (m) => m.content === 'hello from the first node');
+      assert.equal(got.sender.userId, 'alice');
+      await bob.room.sendMessage(new SendMessageRequest('hello from the second node'));
+      await alice.waitFor('message', (m) => m.content === 'hello from the second node');
+
+      // SIGTERM to alice's node: ERROR 401, and the SDK connects again, through the proxy,
+      // to the node that is left, with a new token.
+      const tokensBefore = alice.provider.calls;
+      const stopped = aliceNode.stop();
+      await alice.waitFor('connect', () => alice.events.connect.length >= 2, 20_000);
+      assert.ok(alice.provider.calls > tokensBefore, 'a new token for the new connection');
+      const { code } = await stopped;
+      assert.equal(code, 0, 'the stopped node exits cleanly');
+      const last = proxy.routed.filter((r) => r.ws).at(-1);
+      assert.notEqual(last.port, aliceNode.port, 'alice is now on the other node');
+
+      await alice.room.sendMessage(new SendMessageRequest('back on the other node'));
+      await bob.waitFor('message', (m) => m.content === 'back on the other node');
+      await bob.room.sendMessage(new SendMessageRequest('welcome back'));
+      await alice.waitFor('message', (m) => m.content === 'welcome back');
+    },
+  );
+});
