@@ -40,7 +40,6 @@ func TestCluster(t *testing.T) {
 		startNode(t, bin, "node-3", nc.urls(), chatlogFlags(logDir)...),
 	}
 	t.Logf("cluster up in %v", time.Since(began).Round(time.Millisecond))
-	ctx := context.Background()
 
 	t.Run("any node serves any control-plane call and sees the others' writes at once", func(t *testing.T) {
 		testControlPlane(t, nodes)
@@ -98,7 +97,6 @@ func TestCluster(t *testing.T) {
 				t.Errorf("room %s lost", arn)
 			}
 		}
-		_ = ctx
 	})
 	t.Logf("cluster test took %v", time.Since(began).Round(time.Millisecond))
 }
