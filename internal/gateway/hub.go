@@ -124,7 +124,8 @@ func (h *hub) onSignal(s engine.RoomSignal) {
 		})
 	case engine.SignalUpdated:
 		var r chat.Room
-		if json.Unmarshal(s.Payload, &r) == nil && r.ID == h.roomID {
+		// Updates made on two nodes at once may arrive in either order; the newer one stays.
+		if json.Unmarshal(s.Payload, &r) == nil && r.ID == h.roomID && !r.UpdateTime.Before(h.room.Load().UpdateTime) {
 			h.room.Store(&r)
 		}
 	case engine.SignalDeleted:
