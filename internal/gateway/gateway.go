@@ -160,10 +160,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &conn{gw: g, token: grant, ip: clientIP(r, g.cfg.TrustedProxies)}
 	g.wg.Add(1)
 	g.connections.Add(1)
-	if err := g.join(c, room); err != nil {
+	fresh, err := g.join(c, room)
+	if err != nil {
 		g.log.Error("joining a room", "error", err)
 		c.teardown()
 		refuse(w, http.StatusServiceUnavailable, "the room could not be joined; retry with a new token")
+		return
+	}
+	if fresh && !g.catchUp(r.Context(), c) {
+		c.teardown()
+		refuse(w, http.StatusNotFound, service.ErrRoomGone.Error())
 		return
 	}
 	ws, err := g.upgrader.Upgrade(w, r, http.Header{"Sec-WebSocket-Protocol": {token}})
@@ -178,6 +184,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the deep stack of this handler alive for as long as the handler runs, which would make
 	// every idle member several kilobytes heavier.
 	go c.readLoop()
+}
+
+// catchUp re-reads the room once a new hub has subscribed: an update or deletion made on
+// another node just before the subscription existed sent its signal to no one here. It
+// reports false if the room is gone.
+func (g *Gateway) catchUp(ctx context.Context, c *conn) bool {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.HandshakeTimeout)
+	defer cancel()
+	if g.service.Engine().Rooms.Sync(ctx) != nil {
+		return true // the engine is unsure; keep the settings the token was checked against
+	}
+	cur, ok := g.service.Room(c.hub.account, c.hub.roomID)
+	if !ok {
+		return false
+	}
+	c.hub.refresh(cur)
+	return true
 }
 
 // clientIP is the sender's address: the peer's, or, when the peer is a trusted proxy, the

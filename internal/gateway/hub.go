@@ -43,7 +43,7 @@ func shardOf(shards *[hubShards]hubShard, key string) *hubShard {
 
 // join adds a connection to its room's hub, creating the hub and its subscription on the
 // first local member.
-func (g *Gateway) join(c *conn, room *chat.Room) error {
+func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
 	key := room.Account + "." + room.ID
 	sh := shardOf(&g.hubs, key)
 	sh.mu.Lock()
@@ -54,16 +54,25 @@ func (g *Gateway) join(c *conn, room *chat.Room) error {
 		h.room.Store(room)
 		sub, err := g.service.Engine().SubscribeRoom(room.Account, room.ID, h.onSignal)
 		if err != nil {
-			return err
+			return false, err
 		}
 		h.sub = sub
 		sh.hubs[key] = h
+		fresh = true
 	}
 	h.mu.Lock()
 	h.members[c] = struct{}{}
 	h.mu.Unlock()
 	c.hub = h
-	return nil
+	return fresh, nil
+}
+
+// refresh stores room settings read after the hub subscribed, unless an update signal has
+// already brought newer ones.
+func (h *hub) refresh(r *chat.Room) {
+	if !r.UpdateTime.Before(h.room.Load().UpdateTime) {
+		h.room.Store(r)
+	}
 }
 
 // leave removes a connection; the last one out ends the hub's subscription.
@@ -125,8 +134,8 @@ func (h *hub) onSignal(s engine.RoomSignal) {
 	case engine.SignalUpdated:
 		var r chat.Room
 		// Updates made on two nodes at once may arrive in either order; the newer one stays.
-		if json.Unmarshal(s.Payload, &r) == nil && r.ID == h.roomID && !r.UpdateTime.Before(h.room.Load().UpdateTime) {
-			h.room.Store(&r)
+		if json.Unmarshal(s.Payload, &r) == nil && r.ID == h.roomID {
+			h.refresh(&r)
 		}
 	case engine.SignalDeleted:
 		f := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeNotFound, "the room has been deleted")))
