@@ -6,6 +6,7 @@
 // subclass that records which sockets the SDK opened, see lib/messaging.js).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 
 import {
   DeleteMessageCommand,
@@ -586,5 +587,49 @@ describe('messaging SDK: token lifetime and session end', () => {
     assert.equal(retries.length, 4);
     assert.deepEqual(retries.map((r) => r.token), tokens.slice(1).map((t) => t.token));
     assert.ok(retries.every((r) => r.openedAt == null));
+  });
+});
+
+describe('messaging SDK: a room with a message review handler', () => {
+  const ctx = {};
+  const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:moderate';
+  let handler;
+  before(async () => {
+    // A review handler over HTTP, as `--review-handler ARN=URL` maps it: it denies "deny me"
+    // with a reason and upper-cases everything else.
+    handler = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const review = JSON.parse(body);
+        const answer =
+          review.Content === 'deny me'
+            ? { ReviewResult: 'DENY', Content: review.Content, Attributes: { Reason: 'off-topic' } }
+            : { ReviewResult: 'ALLOW', Content: review.Content.toUpperCase(), Attributes: review.Attributes };
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(answer));
+      });
+    });
+    await new Promise((resolve) => handler.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${handler.address().port}/review`;
+    Object.assign(ctx, await newServer(['--review-handler', `${FUNCTION_ARN}=${url}`]));
+  });
+  after(() => new Promise((resolve) => handler.close(resolve)));
+
+  check('a denied message rejects its promise with 406 and the reason; an allowed one arrives as reviewed', async () => {
+    const roomArn = await createRoom(ctx.client, { name: 'reviewed', messageReviewHandler: { uri: FUNCTION_ARN } });
+    const sue = await connected(ctx, 'sue', { roomArn, capabilities: ['SEND_MESSAGE'] });
+    const tom = await connected(ctx, 'tom', { roomArn });
+
+    const denied = new SendMessageRequest('deny me');
+    const err = await expectChatError(sue.room.sendMessage(denied), 406, denied.requestId);
+    assert.match(err.errorMessage, /off-topic/);
+
+    const allowed = await sue.room.sendMessage(new SendMessageRequest('hello', { k: 'v' }));
+    assert.equal(allowed.content, 'HELLO');
+    const seen = await tom.waitFor('message', (m) => m.id === allowed.id);
+    assert.equal(seen.content, 'HELLO');
+    assert.deepEqual(seen.attributes, { k: 'v' });
+    assert.equal(tom.events.message.filter((m) => m.content.toLowerCase() === 'deny me').length, 0, 'the denied message reached nobody');
   });
 });
