@@ -2,10 +2,7 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/ivschatd/ivschatd/internal/chatlog"
 )
@@ -13,7 +10,7 @@ import (
 // chatlogFlags registers the flags of chat-log shipping.
 func chatlogFlags(fs *flag.FlagSet, c *chatlog.Config) {
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", c.S3PathStyle, "address S3 buckets by path (http://host/bucket/key), as S3-compatible stores and emulators need")
-	fs.Var(localDirs{c}, "s3-local-dir", "`BUCKET=DIR`: write the chat logs meant for S3 bucket BUCKET under DIR, with the same keys, instead of S3 (repeatable; comma-separated in the environment)")
+	fs.Var(pairsFlag{&c.S3LocalDirs, "<bucket>=<directory>", localDir}, "s3-local-dir", "`BUCKET=DIR`: write the chat logs meant for S3 bucket BUCKET under DIR, with the same keys, instead of S3 (repeatable; comma-separated in the environment)")
 	fs.IntVar(&c.S3BatchBytes, "s3-batch-bytes", c.S3BatchBytes, "chat-log records of a room gathered into one S3 object at most (bytes before compression)")
 	fs.DurationVar(&c.S3BatchInterval, "s3-batch-interval", c.S3BatchInterval, "how long a chat-log record waits for others before its S3 object is written")
 	fs.DurationVar(&c.BatchInterval, "chatlog-batch-interval", c.BatchInterval, "how long a chat-log record waits for others before a CloudWatch Logs or Firehose call")
@@ -23,39 +20,11 @@ func chatlogFlags(fs *flag.FlagSet, c *chatlog.Config) {
 	fs.Int64Var(&c.Stream.MaxBytes, "chatlog-max-bytes", c.Stream.MaxBytes, "disk the chat-log records waiting for their destinations may take; the oldest are dropped beyond it (-1: no limit but the engine's)")
 }
 
-// localDirs is the repeatable --s3-local-dir BUCKET=DIR flag.
-type localDirs struct{ c *chatlog.Config }
-
-func (f localDirs) String() string {
-	if f.c == nil {
-		return ""
+// localDir checks an --s3-local-dir pair and makes its directory absolute.
+func localDir(bucket, dir string) (string, bool) {
+	if bucket == "" || dir == "" {
+		return "", false
 	}
-	var parts []string
-	for bucket, dir := range f.c.S3LocalDirs {
-		parts = append(parts, bucket+"="+dir)
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
-}
-
-func (f localDirs) Set(v string) error {
-	for _, item := range strings.Split(v, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		bucket, dir, ok := strings.Cut(item, "=")
-		if !ok || bucket == "" || dir == "" {
-			return fmt.Errorf("%q is not <bucket>=<directory>", item)
-		}
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return err
-		}
-		if f.c.S3LocalDirs == nil {
-			f.c.S3LocalDirs = map[string]string{}
-		}
-		f.c.S3LocalDirs[bucket] = abs
-	}
-	return nil
+	abs, err := filepath.Abs(dir)
+	return abs, err == nil
 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/api"
-	"github.com/ivschatd/ivschatd/internal/review"
 	"github.com/ivschatd/ivschatd/internal/server"
 )
 
@@ -52,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Gateway.MaxFrameBytes, "ws-max-frame-bytes", cfg.Gateway.MaxFrameBytes, "largest WebSocket frame accepted from a client")
 	fs.IntVar(&cfg.Gateway.QueueFrames, "ws-queue-frames", cfg.Gateway.QueueFrames, "outbound frames queued per connection before a slow client is dropped")
 	fs.DurationVar(&cfg.Gateway.PingInterval, "ws-ping-interval", cfg.Gateway.PingInterval, "how often connections are pinged; silent for two intervals, a client is dropped")
-	fs.Var(reviewEndpoints{&cfg.Review}, "review-handler", "`ARN=URL`: review messages for this Lambda function ARN by POSTing to an HTTP(S) endpoint instead of invoking Lambda (repeatable; comma-separated in the environment)")
+	fs.Var(pairsFlag{&cfg.Review.HTTPEndpoints, "<Lambda function ARN>=<http(s) URL>", reviewEndpoint}, "review-handler", "`ARN=URL`: review messages for this Lambda function ARN by POSTing to an HTTP(S) endpoint instead of invoking Lambda (repeatable; comma-separated in the environment)")
 	fs.DurationVar(&cfg.Review.Timeout, "review-timeout", cfg.Review.Timeout, "how long a message review may take before the room's fallback result applies")
 	fs.IntVar(&cfg.Review.Concurrency, "review-concurrency", cfg.Review.Concurrency, "message reviews in flight on this node at most")
 	fs.Var(prefixList{&cfg.Gateway.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For gives the sender's IP to review handlers")
@@ -137,36 +136,9 @@ func applyEnv(fs *flag.FlagSet) error {
 	return err
 }
 
-// reviewEndpoints is the repeatable --review-handler ARN=URL flag.
-type reviewEndpoints struct{ cfg *review.Config }
-
-func (f reviewEndpoints) String() string {
-	if f.cfg == nil {
-		return ""
-	}
-	var parts []string
-	for arn, url := range f.cfg.HTTPEndpoints {
-		parts = append(parts, arn+"="+url)
-	}
-	return strings.Join(parts, ",")
-}
-
-func (f reviewEndpoints) Set(v string) error {
-	for _, item := range strings.Split(v, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		arn, url, ok := strings.Cut(item, "=")
-		if !ok || !strings.HasPrefix(arn, "arn:aws:lambda:") || !(strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")) {
-			return fmt.Errorf("%q is not <Lambda function ARN>=<http(s) URL>", item)
-		}
-		if f.cfg.HTTPEndpoints == nil {
-			f.cfg.HTTPEndpoints = map[string]string{}
-		}
-		f.cfg.HTTPEndpoints[arn] = url
-	}
-	return nil
+// reviewEndpoint checks a --review-handler pair: a Lambda function ARN and an HTTP(S) URL.
+func reviewEndpoint(arn, url string) (string, bool) {
+	return url, strings.HasPrefix(arn, "arn:aws:lambda:") && (strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://"))
 }
 
 // prefixList is a comma-separated list of addresses or CIDRs.
