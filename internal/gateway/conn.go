@@ -76,6 +76,7 @@ func (c *conn) closeWith(code int, reason string) {
 
 // abort drops the connection at once, without a close handshake.
 func (c *conn) abort(reason string) {
+	c.gw.log.Debug("dropping a member", "user", c.token.UserID, "reason", reason)
 	c.teardown()
 }
 

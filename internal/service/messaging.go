@@ -74,19 +74,20 @@ func (s *Service) Room(account, id string) (*chat.Room, bool) { return s.engine.
 // Deliver sends an encoded MESSAGE or EVENT to every member of the room on every node, after
 // its chat-log record is stored.
 func (s *Service) Deliver(room *chat.Room, payload []byte) error {
-	if err := s.record(room, payload); err != nil {
-		return err
-	}
-	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload, Origin: s.NodeID})
+	return s.deliver(room, payload, false)
 }
 
 // DeliverMessage sends an encoded MESSAGE that counts toward the room's message rate.
 func (s *Service) DeliverMessage(room *chat.Room, payload []byte) error {
+	return s.deliver(room, payload, true)
+}
+
+func (s *Service) deliver(room *chat.Room, payload []byte, countsTowardRate bool) error {
 	if err := s.record(room, payload); err != nil {
 		return err
 	}
 	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload,
-		Origin: s.NodeID, CountsTowardRate: true})
+		Origin: s.NodeID, CountsTowardRate: countsTowardRate})
 }
 
 // Disconnect tells the room that a user is disconnected, then closes every connection
