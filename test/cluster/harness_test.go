@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 	"github.com/gorilla/websocket"
@@ -31,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ivschatd/ivschatd/internal/api"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // ---------------------------------------------------------------- NATS
@@ -296,15 +295,9 @@ func (n *node) kill() {
 	<-n.exited
 }
 
-// sdkClient is the official Go SDK client for a node, with the development credentials and
-// no retries, so that every answer the test sees is the node's own.
+// sdkClient is the official Go SDK client for a node, with the development credentials.
 func sdkClient(endpoint string) *ivschat.Client {
-	return ivschat.New(ivschat.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider(api.DevAccessKeyID, api.DevSecretAccessKey, ""),
-		RetryMaxAttempts: 1,
-	})
+	return sdkclient.IVSChat(endpoint, "us-east-1", api.DevAccessKeyID, api.DevSecretAccessKey, "")
 }
 
 // ---------------------------------------------------------------- control plane helpers

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 func TestSigV4Failures(t *testing.T) {
@@ -123,8 +123,7 @@ func TestSigV4Failures(t *testing.T) {
 	})
 
 	t.Run("the SDK signing for another region gets a 403 InvalidSignatureException", func(t *testing.T) {
-		other := ivschat.New(ivschat.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL()), RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(api.DevAccessKeyID, api.DevSecretAccessKey, "")})
+		other := sdkclient.IVSChat(srv.URL(), "eu-west-1", api.DevAccessKeyID, api.DevSecretAccessKey, "")
 		_, err := other.ListRooms(context.Background(), &ivschat.ListRoomsInput{})
 		wantAPIError(t, err, http.StatusForbidden, "InvalidSignatureException")
 	})
@@ -136,8 +135,7 @@ func TestSessionTokens(t *testing.T) {
 		testPrincipal{AccessKeyID: "AKIDLONGTERM", SecretAccessKey: "long-secret", AccountID: defaultAccount}))
 	ctx := context.Background()
 	withToken := func(key, secret, token string) *ivschat.Client {
-		return ivschat.New(ivschat.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(key, secret, token)})
+		return sdkclient.IVSChat(srv.URL(), "us-east-1", key, secret, token)
 	}
 
 	t.Run("a principal with a session token works when the SDK sends it", func(t *testing.T) {

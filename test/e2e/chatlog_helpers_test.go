@@ -31,6 +31,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // Helpers of the chat-logging tests: destinations (gofakes3 in process, moto_server as a
@@ -158,7 +159,7 @@ func withChatlog(endpoint string, creds aws.CredentialsProvider, localDirs map[s
 // s3Reader is an S3 client of the tests, path-style, at one endpoint.
 func s3Reader(endpoint string) *s3.Client {
 	return s3.New(s3.Options{Region: testRegion, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: testCredentials, RetryMaxAttempts: 1})
+		Credentials: testCredentials, Retryer: sdkclient.Retryer()})
 }
 
 // s3LogKey is the key layout of chat-log objects.

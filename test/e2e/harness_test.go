@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
 
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // startServer runs a node on a loopback port with a fresh data dir until the test ends.
@@ -42,13 +41,7 @@ func startServer(t testing.TB, change func(*server.Config)) *server.Server {
 
 // client is the official Go SDK client pointed at a node with the given key pair.
 func client(srv *server.Server, accessKeyID, secret string) *ivschat.Client {
-	return ivschat.New(ivschat.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secret, ""),
-		// Tests check single responses; the SDK's retries would hide throttling and 5xx.
-		RetryMaxAttempts: 1,
-	})
+	return sdkclient.IVSChat(srv.URL(), "us-east-1", accessKeyID, secret, "")
 }
 
 // devClient is the official Go SDK client with the development credentials.

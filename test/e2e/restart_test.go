@@ -15,18 +15,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // clientAt is the Go SDK client for a server known only by its URL.
 func clientAt(url string) *ivschat.Client {
-	return ivschat.New(ivschat.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(api.DevAccessKeyID, api.DevSecretAccessKey, "")})
+	return sdkclient.IVSChat(url, "us-east-1", api.DevAccessKeyID, api.DevSecretAccessKey, "")
 }
 
 // written is what a test stores before a restart, to look for after it.

@@ -1,0 +1,34 @@
+// Package sdkclient builds the official Go SDK clients the test suites drive ivschatd with.
+package sdkclient
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ivschat"
+)
+
+// IVSChat is the ivschat client for one endpoint, region and key pair (sessionToken may be
+// empty), with the Retryer below.
+func IVSChat(endpoint, region, accessKeyID, secret, sessionToken string) *ivschat.Client {
+	return ivschat.New(ivschat.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secret, sessionToken),
+		Retryer:      Retryer(),
+	})
+}
+
+// Retryer retries a call only when its connection failed, as the SDK's default retryer
+// does: Go's HTTP transport can report a connection reset as "use of closed network
+// connection" while reading a 200 response, a client-side race the SDK treats as
+// transient. Throttling, 5xx and every other answer are returned on the first attempt, so
+// a test sees exactly what the server said.
+func Retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.Retryables = []retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.RetryableConnectionError{}}
+		o.RateLimiter = ratelimit.None
+	})
+}
