@@ -21,10 +21,12 @@ func IVSChat(endpoint, region, accessKeyID, secret, sessionToken string) *ivscha
 }
 
 // Retryer retries a call only when its connection failed, as the SDK's default retryer
-// does: Go's HTTP transport can report a connection reset as "use of closed network
-// connection" while reading a 200 response, a client-side race the SDK treats as
-// transient. Throttling, 5xx and every other answer are returned on the first attempt, so
-// a test sees exactly what the server said.
+// does. The SDK's request body and net/http's request writer race: even against a bare
+// httptest server, about one call in twenty reports a write error after the answer came,
+// and about one in a few thousand then fails with "use of closed network connection"
+// while reading a 200 response, which the SDK treats as transient. Throttling, 5xx and
+// every other answer are returned on the first attempt, so a test sees exactly what the
+// server said.
 func Retryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = 3
