@@ -1,15 +1,16 @@
 package gateway
 
 import (
+	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
@@ -20,7 +21,6 @@ import (
 // and no queue memory, and a member that falls behind catches up in few syscalls.
 type conn struct {
 	gw     *Gateway
-	ws     *websocket.Conn
 	raw    net.Conn
 	hub    *hub
 	token  *chat.Token
@@ -36,8 +36,11 @@ type conn struct {
 	dead           bool // torn down
 
 	once      sync.Once
-	isClosing atomic.Bool
-	limit     bucket // per-connection request rate; used by the reader only
+	isClosing atomic.Bool // a close frame is queued or sent
+	// closeSent and peerClosed are the two halves of the close handshake: whichever side
+	// completes it second ends the connection.
+	closeSent, peerClosed atomic.Bool
+	limit                 bucket // per-connection request rate; used by the reader only
 }
 
 // enqueue queues a frame without blocking; false means the queue is full and the client
@@ -104,14 +107,14 @@ func (c *conn) teardown() {
 // attach gives the connection its socket once the handshake is done; false if the
 // connection was torn down meanwhile, in which case the socket is closed. Frames queued
 // during the handshake start flowing now.
-func (c *conn) attach(ws *websocket.Conn) bool {
+func (c *conn) attach(raw net.Conn) bool {
 	c.mu.Lock()
 	if c.dead {
 		c.mu.Unlock()
-		_ = ws.Close()
+		_ = raw.Close()
 		return false
 	}
-	c.ws, c.raw, c.attached = ws, ws.UnderlyingConn(), true
+	c.raw, c.attached = raw, true
 	c.expiry = time.AfterFunc(time.Until(c.token.SessionExpirationTime), func() {
 		c.sendError("", "", chat.CodeUnauthorized, "the chat session has expired; connect again with a new token")
 		c.closeWith(closeNormal, "session expired")
@@ -160,59 +163,86 @@ func (c *conn) flush() {
 			return
 		}
 		if closing {
-			// Nothing follows a close frame; wait for the client's, but not forever. The writer
-			// stays marked as running so that no other starts.
+			// Nothing follows a close frame. If the client's close came first, the handshake is
+			// complete; otherwise wait for it, but not forever. The writer stays marked as
+			// running so that no other starts.
+			c.closeSent.Store(true)
+			if c.peerClosed.Load() {
+				c.teardown()
+				return
+			}
 			_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.CloseGrace))
 			return
 		}
 	}
 }
 
-// readLoop reads and handles requests until the connection ends.
-func (c *conn) readLoop() {
+// readLoop reads and handles the client's messages until the connection ends.
+func (c *conn) readLoop(src io.Reader) {
 	defer c.teardown()
-	c.ws.SetReadLimit(int64(c.gw.cfg.MaxFrameBytes))
-	c.ws.SetPingHandler(func(data string) error {
-		c.extendReadDeadline()
-		if !c.enqueue(frame(opPong, []byte(data))) {
-			c.abort("outbound queue full")
-		}
-		return nil
-	})
-	// Control frames do not surface from ReadMessage, so they extend the deadline here: a
-	// member that only listens proves it is alive by its pongs.
-	c.ws.SetPongHandler(func(string) error {
-		c.extendReadDeadline()
-		return nil
-	})
-	c.ws.SetCloseHandler(func(code int, text string) error {
-		// Answer the close right away, straight on the socket: nothing else will be sent.
-		_ = c.raw.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = c.raw.Write(closeFrame(code, ""))
-		return nil
-	})
+	in := newInbound(src, c.gw.cfg.MaxFrameBytes, c.onControl)
 	for {
 		c.extendReadDeadline()
-		kind, data, err := c.ws.ReadMessage()
-		if err != nil {
-			if err == websocket.ErrReadLimit {
-				// The reader has sent close 1009. Swallow the rest of the frame for a moment so
-				// that the client reads the close instead of a reset.
-				_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.CloseGrace))
-				_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, int64(4*c.gw.cfg.MaxFrameBytes)+1<<20))
-			}
+		if in.wait() != nil {
 			return
 		}
-		if kind == websocket.BinaryMessage {
+		msg, err := in.next()
+		var failure *protocolFailure
+		switch {
+		case err == errPeerClosed:
+			if c.closeSent.Load() {
+				return // the client answered our close: done
+			}
+			c.lingerUntilClosed() // flush ends the connection once the answer is written
+			return
+		case errors.As(err, &failure):
+			c.closeWith(failure.code, failure.reason)
+			c.lingerUntilClosed()
+			return
+		case err != nil:
+			return
+		}
+		if msg.op == ws.OpBinary {
 			c.sendError("", "", chat.CodeBadRequest, "binary frames are not supported: send JSON requests in text frames")
 			continue
 		}
-		if !utf8.Valid(data) {
-			c.closeWith(closeInvalidData, "text frame is not valid UTF-8")
-			continue
+		if c.isClosing.Load() {
+			continue // a closing connection takes no more requests
 		}
-		c.handle(data)
+		c.handle(msg.payload)
 	}
+}
+
+// errPeerClosed ends the read loop when the client's close frame arrives.
+var errPeerClosed = errors.New("the client closed the connection")
+
+// onControl answers the client's control frames.
+func (c *conn) onControl(f clientFrame) error {
+	c.extendReadDeadline()
+	switch f.op {
+	case ws.OpPing:
+		if !c.enqueue(frame(opPong, f.payload)) {
+			c.abort("outbound queue full")
+		}
+	case ws.OpClose:
+		c.peerClosed.Store(true)
+		// Echo the client's code, unless our own close is already on its way.
+		code := 0
+		if len(f.payload) >= 2 {
+			code = int(binary.BigEndian.Uint16(f.payload))
+		}
+		c.closeWith(code, "")
+		return errPeerClosed
+	}
+	return nil
+}
+
+// lingerUntilClosed reads and drops whatever the client still sends while a close is under
+// way: the client then reads our close frame rather than a reset. It returns when the
+// connection is torn down or the close grace has passed.
+func (c *conn) lingerUntilClosed() {
+	_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.CloseGrace))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, int64(4*c.gw.cfg.MaxFrameBytes)+1<<20))
 }
 
 // extendReadDeadline gives the peer two ping intervals to show it is alive, unless the

@@ -14,6 +14,7 @@ const (
 const (
 	closeNormal        = 1000
 	closeGoingAway     = 1001
+	closeProtocolError = 1002
 	closeInvalidData   = 1007
 	closePolicy        = 1008
 	closeTooBig        = 1009
@@ -50,7 +51,11 @@ func frame(op byte, payload []byte) []byte {
 }
 
 // closeFrame builds a close frame; the reason is cut to fit the 125-byte control payload.
+// Code 0 builds a close frame without a payload, the answer to one that had none.
 func closeFrame(code int, reason string) []byte {
+	if code == 0 {
+		return frame(opClose, nil)
+	}
 	if len(reason) > 123 {
 		reason = reason[:123]
 	}

@@ -4,9 +4,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -15,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/review"
@@ -66,7 +68,6 @@ type Gateway struct {
 	service  *service.Service
 	reviewer *review.Reviewer
 	log      *slog.Logger
-	upgrader websocket.Upgrader
 
 	hubs        [hubShards]hubShard
 	connections atomic.Int64
@@ -81,20 +82,6 @@ func New(s *service.Service, reviewer *review.Reviewer, cfg Config, log *slog.Lo
 	for i := range g.hubs {
 		g.hubs[i].hubs = map[string]*hub{}
 	}
-	g.upgrader = websocket.Upgrader{
-		HandshakeTimeout: 10 * time.Second,
-		// Requests are small; a small read buffer keeps idle members cheap. The buffer net/http
-		// used for the handshake is not kept.
-		ReadBufferSize: 1024,
-		// The gateway writes its own frames; gorilla's write buffer is only borrowed for the
-		// rare control frame it writes itself, so it comes from a pool instead of every connection.
-		WriteBufferPool: &sync.Pool{},
-		// Chat pages are served from anywhere, as with the real service: the token is the credential.
-		CheckOrigin: func(*http.Request) bool { return true },
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			refuse(w, status, reason.Error())
-		},
-	}
 	go g.pingLoop()
 	return g
 }
@@ -103,7 +90,21 @@ func New(s *service.Service, reviewer *review.Reviewer, cfg Config, log *slog.Lo
 func (g *Gateway) Connections() int64 { return g.connections.Load() }
 
 // IsUpgrade reports whether a request asks for a WebSocket.
-func IsUpgrade(r *http.Request) bool { return websocket.IsWebSocketUpgrade(r) }
+func IsUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// headerHasToken reports whether a comma-separated header lists token, in any case.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // refuse answers a handshake that will not be upgraded.
 func refuse(w http.ResponseWriter, status int, message string) {
@@ -115,9 +116,11 @@ func refuse(w http.ResponseWriter, status int, message string) {
 // tokenFrom takes the chat token from the Sec-WebSocket-Protocol offer. Clients offer exactly
 // one value, the token; a list is accepted and its first value used.
 func tokenFrom(r *http.Request) string {
-	for _, v := range websocket.Subprotocols(r) {
-		if v != "" {
-			return v
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for part := range strings.SplitSeq(v, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				return p
+			}
 		}
 	}
 	return ""
@@ -172,18 +175,33 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusNotFound, service.ErrRoomGone.Error())
 		return
 	}
-	ws, err := g.upgrader.Upgrade(w, r, http.Header{"Sec-WebSocket-Protocol": {token}})
+	upgrader := ws.HTTPUpgrader{
+		Timeout:  g.cfg.WriteTimeout,
+		Protocol: func(offered string) bool { return offered == token },
+	}
+	raw, rw, _, err := upgrader.Upgrade(r, w)
 	if err != nil {
-		c.teardown() // the upgrader has answered
+		// The upgrader has answered with the status the handshake's fault calls for.
+		if raw != nil {
+			_ = raw.Close()
+		}
+		c.teardown()
 		return
 	}
-	if !c.attach(ws) {
+	if !c.attach(raw) {
 		return // dropped while the handshake was in flight
+	}
+	// A client must wait for the 101 before it sends, but bytes it sent early are not lost.
+	// net/http's buffer itself is not kept: it would weigh 4 KiB on every idle member.
+	var src io.Reader = raw
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ := rw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), raw)
 	}
 	// Read on a fresh goroutine and return: net/http keeps its connection state, buffers and
 	// the deep stack of this handler alive for as long as the handler runs, which would make
 	// every idle member several kilobytes heavier.
-	go c.readLoop()
+	go c.readLoop(src)
 }
 
 // catchUp re-reads the room once a new hub has subscribed: an update or deletion made on

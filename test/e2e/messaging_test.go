@@ -570,3 +570,103 @@ func TestHandshakeThatNeverFinishesIsDropped(t *testing.T) {
 		resp.Body.Close()
 	})
 }
+
+func TestCloseHandshake(t *testing.T) {
+	srv := startServer(t, nil)
+	c := devClient(srv)
+	room := newRoom(t, c, nil)
+
+	t.Run("a client's close is answered with its code and the server then ends the connection", func(t *testing.T) {
+		m := join(t, srv, newToken(t, c, room.Arn, "leaver"))
+		closed := make(chan int, 1)
+		m.ws.SetCloseHandler(func(code int, _ string) error { closed <- code; return nil })
+		start := time.Now()
+		if err := m.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "bye"), time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		_ = m.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			if _, _, err := m.ws.ReadMessage(); err != nil {
+				break
+			}
+		}
+		select {
+		case code := <-closed:
+			if code != 4000 {
+				t.Fatalf("the server answered close %d, want 4000", code)
+			}
+		default:
+			t.Fatal("the server sent no close frame")
+		}
+		// The socket itself must end too, without waiting for the close grace.
+		var one [1]byte
+		_ = m.ws.UnderlyingConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := m.ws.UnderlyingConn().Read(one[:]); err == nil {
+			t.Fatal("the server wrote after its close frame")
+		}
+		if waited := time.Since(start); waited > server.DefaultConfig().Gateway.CloseGrace {
+			t.Fatalf("the server held the socket for %v after the handshake", waited)
+		}
+	})
+
+	t.Run("a ping is answered with a pong carrying its payload", func(t *testing.T) {
+		m := join(t, srv, newToken(t, c, room.Arn, "pinger"))
+		pong := make(chan string, 1)
+		m.ws.SetPongHandler(func(data string) error { pong <- data; return nil })
+		if err := m.ws.WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_ = m.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _, _ = m.ws.ReadMessage()
+		}()
+		select {
+		case got := <-pong:
+			if got != "are you there" {
+				t.Fatalf("pong payload %q", got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no pong")
+		}
+	})
+}
+
+func TestBrokenHandshakeWithGoodToken(t *testing.T) {
+	srv := startServer(t, nil)
+	c := devClient(srv)
+	room := newRoom(t, c, nil)
+	for _, tc := range []struct {
+		rule        string
+		change      func(r *http.Request)
+		status      int
+		wantVersion bool
+	}{
+		{"a method other than GET is a 405", func(r *http.Request) { r.Method = http.MethodPost }, http.StatusMethodNotAllowed, false},
+		{"a missing Sec-WebSocket-Key is a 400", func(r *http.Request) { r.Header.Del("Sec-WebSocket-Key") }, http.StatusBadRequest, false},
+		{"a Sec-WebSocket-Key that is not 16 bytes of base64 is a 400", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Key", "short") }, http.StatusBadRequest, false},
+		{"another protocol version is a 426 naming version 13", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Version", "8") }, http.StatusUpgradeRequired, true},
+		{"a missing version is a 400", func(r *http.Request) { r.Header.Del("Sec-WebSocket-Version") }, http.StatusBadRequest, false},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/", nil)
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			req.Header.Set("Sec-WebSocket-Version", "13")
+			req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+			req.Header.Set("Sec-WebSocket-Protocol", newToken(t, c, room.Arn, "u"))
+			tc.change(req)
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || len(body) == 0 {
+				t.Fatalf("got %d %q, want %d with a reason", resp.StatusCode, body, tc.status)
+			}
+			if got := resp.Header.Get("Sec-WebSocket-Version"); tc.wantVersion && got != "13" {
+				t.Fatalf("Sec-WebSocket-Version %q, want 13", got)
+			}
+		})
+	}
+}
