@@ -82,6 +82,7 @@ func New(s *service.Service, reviewer *review.Reviewer, cfg Config, log *slog.Lo
 	for i := range g.hubs {
 		g.hubs[i].hubs = map[string]*hub{}
 	}
+	s.SetLocalDispatch(g.dispatchLocal)
 	go g.pingLoop()
 	return g
 }
@@ -319,15 +320,15 @@ func (g *Gateway) Shutdown(ctx context.Context) {
 	case <-drain.C:
 	}
 	g.eachHub(func(h *hub) {
-		h.each(func(c *conn) { c.closeWith(closeGoingAway, "server shutting down") })
+		for _, c := range h.list(nil) {
+			c.closeWith(closeGoingAway, "server shutting down")
+		}
 	})
 	select {
 	case <-done:
 	case <-time.After(g.cfg.CloseGrace + time.Second):
 		g.eachHub(func(h *hub) {
-			var all []*conn
-			h.each(func(c *conn) { all = append(all, c) })
-			for _, c := range all {
+			for _, c := range h.list(nil) {
 				c.teardown()
 			}
 		})

@@ -23,6 +23,10 @@ type hub struct {
 	members map[*conn]struct{}
 	sub     engine.Subscription
 
+	// dispatchMu makes the room's signals reach every local member in one order, whether a
+	// signal comes from this node's own publishers or from the engine.
+	dispatchMu sync.Mutex
+
 	rateMu sync.Mutex
 	rate   window
 }
@@ -52,7 +56,7 @@ func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
 	if h == nil {
 		h = &hub{gw: g, account: room.Account, roomID: room.ID, members: map[*conn]struct{}{}}
 		h.room.Store(room)
-		sub, err := g.service.Engine().SubscribeRoom(room.Account, room.ID, h.onSignal)
+		sub, err := g.service.Engine().SubscribeRoom(room.Account, room.ID, h.onRemoteSignal)
 		if err != nil {
 			return false, err
 		}
@@ -100,6 +104,18 @@ func (h *hub) each(fn func(*conn)) {
 	}
 }
 
+// list returns the members that keep says to (all when keep is nil). Closing a member may
+// drop it from the room, which takes the member lock: that must happen outside each.
+func (h *hub) list(keep func(*conn) bool) []*conn {
+	var out []*conn
+	h.each(func(c *conn) {
+		if keep == nil || keep(c) {
+			out = append(out, c)
+		}
+	})
+	return out
+}
+
 // broadcast queues one frame for every member. Members whose queue is full are dropped after
 // the loop, so a slow reader never holds up the room.
 func (h *hub) broadcast(f []byte) {
@@ -114,8 +130,31 @@ func (h *hub) broadcast(f []byte) {
 	}
 }
 
-// onSignal handles the room subject's signals, in publish order.
-func (h *hub) onSignal(s engine.RoomSignal) {
+// onRemoteSignal takes the room subject's signals. This node's own come back too; they were
+// dispatched when published (see dispatchLocal) and are dropped here.
+func (h *hub) onRemoteSignal(s engine.RoomSignal) {
+	if s.Origin == h.gw.service.NodeID {
+		return
+	}
+	h.dispatch(s)
+}
+
+// dispatchLocal hands a signal this node published to the room's members here, if any.
+func (g *Gateway) dispatchLocal(account, roomID string, s engine.RoomSignal) {
+	key := account + "." + roomID
+	sh := shardOf(&g.hubs, key)
+	sh.mu.Lock()
+	h := sh.hubs[key]
+	sh.mu.Unlock()
+	if h != nil {
+		h.dispatch(s)
+	}
+}
+
+// dispatch acts on one of the room's signals.
+func (h *hub) dispatch(s engine.RoomSignal) {
+	h.dispatchMu.Lock()
+	defer h.dispatchMu.Unlock()
 	switch s.Kind {
 	case engine.SignalDeliver:
 		if s.CountsTowardRate && s.Origin != h.gw.service.NodeID {
@@ -126,11 +165,9 @@ func (h *hub) onSignal(s engine.RoomSignal) {
 		h.broadcast(frame(opText, s.Payload))
 	case engine.SignalDisconnect:
 		h.broadcast(frame(opText, s.Payload))
-		h.each(func(c *conn) {
-			if c.token.UserID == s.UserID {
-				c.closeWith(closeNormal, "disconnected by a moderator")
-			}
-		})
+		for _, c := range h.list(func(c *conn) bool { return c.token.UserID == s.UserID }) {
+			c.closeWith(closeNormal, "disconnected by a moderator")
+		}
 	case engine.SignalUpdated:
 		var r chat.Room
 		// Updates made on two nodes at once may arrive in either order; the newer one stays.
@@ -139,10 +176,10 @@ func (h *hub) onSignal(s engine.RoomSignal) {
 		}
 	case engine.SignalDeleted:
 		f := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeNotFound, "the room has been deleted")))
-		h.each(func(c *conn) {
+		for _, c := range h.list(nil) {
 			c.enqueue(f)
 			c.closeWith(closeNormal, "room deleted")
-		})
+		}
 	}
 }
 

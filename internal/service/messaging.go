@@ -86,8 +86,8 @@ func (s *Service) deliver(room *chat.Room, payload []byte, countsTowardRate bool
 	if err := s.record(room, payload); err != nil {
 		return err
 	}
-	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload,
-		Origin: s.NodeID, CountsTowardRate: countsTowardRate})
+	return s.announce(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload,
+		CountsTowardRate: countsTowardRate})
 }
 
 // Disconnect tells the room that a user is disconnected, then closes every connection
@@ -97,7 +97,7 @@ func (s *Service) Disconnect(room *chat.Room, eventID, requestID, userID, reason
 	if err := s.record(room, event); err != nil {
 		return err
 	}
-	return s.engine.PublishRoom(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDisconnect, Payload: event, UserID: userID, Origin: s.NodeID})
+	return s.announce(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDisconnect, Payload: event, UserID: userID})
 }
 
 // SendEvent sends an application event to the room and returns its id.

@@ -60,7 +60,7 @@ func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.Updat
 		return nil, mapEngineError(err, a)
 	}
 	// The new settings travel with the signal: another node's index may not have them yet.
-	_ = s.engine.PublishRoom(account, a.ID, engine.RoomSignal{Kind: engine.SignalUpdated, Payload: chat.Encode(r), Origin: s.NodeID})
+	_ = s.announce(account, a.ID, engine.RoomSignal{Kind: engine.SignalUpdated, Payload: chat.Encode(r)})
 	return r, nil
 }
 
@@ -76,7 +76,7 @@ func (s *Service) DeleteRoom(ctx context.Context, account, identifier string) er
 	if err := s.engine.Rooms.Delete(ctx, account, a.ID); err != nil {
 		return mapEngineError(err, a)
 	}
-	_ = s.engine.PublishRoom(account, a.ID, engine.RoomSignal{Kind: engine.SignalDeleted, Origin: s.NodeID})
+	_ = s.announce(account, a.ID, engine.RoomSignal{Kind: engine.SignalDeleted})
 	return nil
 }
 

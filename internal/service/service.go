@@ -30,6 +30,30 @@ type Service struct {
 	accounts      accountLocks
 	// NodeID tags what this node publishes.
 	NodeID string
+	// local hands what this node publishes to its own members; see SetLocalDispatch.
+	local LocalDispatch
+}
+
+// LocalDispatch receives a signal this node has just published to a room, on the publishing
+// goroutine, so that members on this node get it without waiting for the engine to echo it
+// back. Other nodes get it through the engine.
+type LocalDispatch func(account, roomID string, s engine.RoomSignal)
+
+// SetLocalDispatch installs the node's local dispatch; the gateway calls it once, before
+// the node serves. Subscribers must then ignore signals that carry this node's NodeID.
+func (s *Service) SetLocalDispatch(d LocalDispatch) { s.local = d }
+
+// announce publishes a signal to a room on every node: through the engine to the others,
+// and straight to this node's members once the engine has taken it.
+func (s *Service) announce(account, roomID string, sig engine.RoomSignal) error {
+	sig.Origin = s.NodeID
+	if err := s.engine.PublishRoom(account, roomID, sig); err != nil {
+		return err
+	}
+	if s.local != nil {
+		s.local(account, roomID, sig)
+	}
+	return nil
 }
 
 // Config configures a Service.
