@@ -267,17 +267,7 @@ func (g *Gateway) pingLoop() {
 			return
 		case <-t.C:
 		}
-		g.eachHub(func(h *hub) {
-			var slow []*conn
-			h.each(func(c *conn) {
-				if !c.enqueue(pingFrame) {
-					slow = append(slow, c)
-				}
-			})
-			for _, c := range slow {
-				c.abort("outbound queue full")
-			}
-		})
+		g.eachHub(func(h *hub) { h.broadcast(pingFrame) })
 	}
 }
 

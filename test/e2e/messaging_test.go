@@ -670,3 +670,42 @@ func TestBrokenHandshakeWithGoodToken(t *testing.T) {
 		})
 	}
 }
+
+// A client that sends its first request in the same packet as the handshake, before the 101
+// arrives, breaks RFC 6455's order but loses nothing: the request is read after the upgrade.
+func TestRequestSentWithTheHandshakeIsRead(t *testing.T) {
+	srv := startServer(t, nil)
+	c := devClient(srv)
+	room := newRoom(t, c, nil)
+	token := newToken(t, c, room.Arn, "eager", capSend)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	handshake := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Protocol: " + token + "\r\n\r\n"
+	request := []byte(`{"Action":"SEND_MESSAGE","RequestId":"early","Content":"hi"}`)
+	mask := [4]byte{1, 2, 3, 4}
+	frame := append([]byte{0x81, 0x80 | byte(len(request))}, mask[:]...)
+	for i, b := range request {
+		frame = append(frame, b^mask[i%4])
+	}
+	if _, err := conn.Write(append([]byte(handshake), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), `"RequestId":"early"`) {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("read: %v; so far %q", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !strings.HasPrefix(string(got), "HTTP/1.1 101 ") || !strings.Contains(string(got), `"Type":"MESSAGE"`) {
+		t.Fatalf("got %q, want the 101 and then the MESSAGE", got)
+	}
+}
