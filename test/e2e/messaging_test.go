@@ -228,14 +228,23 @@ func TestBadFramesThatEndTheConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		frame []byte
+		raw   bool // written to the socket as is, not framed by the client
 		code  int
 	}{
-		{"a text frame of invalid UTF-8 closes with 1007", []byte{'{', 0xff, 0xfe, '}'}, websocket.CloseInvalidFramePayloadData},
-		{"a frame over the size limit closes with 1009", []byte(`{"Content":"` + strings.Repeat("x", 64<<10) + `"}`), websocket.CloseMessageTooBig},
+		{"a text frame of invalid UTF-8 closes with 1007", []byte{'{', 0xff, 0xfe, '}'}, false, websocket.CloseInvalidFramePayloadData},
+		{"a frame over the size limit closes with 1009", []byte(`{"Content":"` + strings.Repeat("x", 64<<10) + `"}`), false, websocket.CloseMessageTooBig},
+		{"an unmasked frame closes with 1002", []byte{0x81, 0x02, '{', '}'}, true, websocket.CloseProtocolError},
+		{"a frame with a reserved opcode closes with 1002", []byte{0x83, 0x80, 1, 2, 3, 4}, true, websocket.CloseProtocolError},
+		{"a continuation frame with no message started closes with 1002", []byte{0x80, 0x80, 1, 2, 3, 4}, true, websocket.CloseProtocolError},
+		{"a frame with RSV bits set closes with 1002", []byte{0xC1, 0x80, 1, 2, 3, 4}, true, websocket.CloseProtocolError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := join(t, srv, newToken(t, c, room.Arn, "bad", capSend))
-			if err := m.ws.WriteMessage(websocket.TextMessage, tc.frame); err != nil {
+			write := func() error { return m.ws.WriteMessage(websocket.TextMessage, tc.frame) }
+			if tc.raw {
+				write = func() error { _, err := m.ws.UnderlyingConn().Write(tc.frame); return err }
+			}
+			if err := write(); err != nil {
 				t.Fatal(err)
 			}
 			err := m.closed()
