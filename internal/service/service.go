@@ -44,7 +44,7 @@ type LocalDispatch func(account, roomID string, s engine.RoomSignal)
 func (s *Service) SetLocalDispatch(d LocalDispatch) { s.local = d }
 
 // announce publishes a signal to a room on every node: through the engine to the others,
-// and straight to this node's members once the engine has taken it.
+// and straight to this node's members once the engine's client has accepted the publish.
 func (s *Service) announce(account, roomID string, sig engine.RoomSignal) error {
 	sig.Origin = s.NodeID
 	if err := s.engine.PublishRoom(account, roomID, sig); err != nil {
