@@ -309,17 +309,8 @@ func mustNoErr(t testing.TB, err error) {
 	}
 }
 
-func newRoom(t testing.TB, c *ivschat.Client, in *ivschat.CreateRoomInput) *ivschat.CreateRoomOutput {
-	t.Helper()
-	if in == nil {
-		in = &ivschat.CreateRoomInput{}
-	}
-	out, err := c.CreateRoom(context.Background(), in)
-	if err != nil {
-		t.Fatalf("CreateRoom: %v", err)
-	}
-	return out
-}
+// newRoom creates a room and ends the test if the call fails.
+var newRoom = sdkclient.NewRoom
 
 // newToken mints a chat token with the Go SDK; every capability unless some are given.
 func newToken(t testing.TB, c *ivschat.Client, roomARN *string, user string, caps ...types.ChatTokenCapability) string {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // Helpers shared by the control-plane tests: typed SDK errors, raw signed HTTP, fixtures.
@@ -153,17 +154,8 @@ func isID(s string) bool {
 	return true
 }
 
-func newRoom(t testing.TB, c *ivschat.Client, in *ivschat.CreateRoomInput) *ivschat.CreateRoomOutput {
-	t.Helper()
-	if in == nil {
-		in = &ivschat.CreateRoomInput{}
-	}
-	out, err := c.CreateRoom(context.Background(), in)
-	if err != nil {
-		t.Fatalf("CreateRoom: %v", err)
-	}
-	return out
-}
+// newRoom creates a room and ends the test if the call fails.
+var newRoom = sdkclient.NewRoom
 
 func getRoom(t testing.TB, c *ivschat.Client, arn *string) *ivschat.GetRoomOutput {
 	t.Helper()

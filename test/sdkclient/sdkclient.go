@@ -2,6 +2,9 @@
 package sdkclient
 
 import (
+	"context"
+	"testing"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -33,4 +36,18 @@ func Retryer() aws.Retryer {
 		o.Retryables = []retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.RetryableConnectionError{}}
 		o.RateLimiter = ratelimit.None
 	})
+}
+
+// NewRoom creates a room (with in, or every default when in is nil) and ends the test if
+// the call fails.
+func NewRoom(t testing.TB, c *ivschat.Client, in *ivschat.CreateRoomInput) *ivschat.CreateRoomOutput {
+	t.Helper()
+	if in == nil {
+		in = &ivschat.CreateRoomInput{}
+	}
+	out, err := c.CreateRoom(context.Background(), in)
+	if err != nil {
+		t.Fatalf("CreateRoom: %v", err)
+	}
+	return out
 }
