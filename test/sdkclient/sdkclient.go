@@ -1,4 +1,5 @@
-// Package sdkclient builds the official Go SDK clients the test suites drive ivschatd with.
+// Package sdkclient builds the official Go SDK clients the test suites drive ivschatd with,
+// and the helpers they share around them.
 package sdkclient
 
 import (
