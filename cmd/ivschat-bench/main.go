@@ -2,11 +2,7 @@
 // machine: rooms and tokens through the signed control plane, members as WebSocket clients
 // with the token as subprotocol, spread over worker processes and loopback source addresses.
 //
-//	ivschat-bench run [flags]          run scenarios, print tables, write a JSON record
-//	ivschat-bench plot -o F.svg R.json  plot latency against load from records
-//	ivschat-bench table R.json          print a record's tables again
-//	ivschat-bench baseline -addr A      run the raw baseline server alone
-//	ivschat-bench worker                a generator process (started by run)
+// "ivschat-bench help" (or no arguments) lists its commands: run, plot, table, baseline, worker.
 package main
 
 import (
@@ -32,12 +28,30 @@ import (
 	"github.com/ivschatd/ivschatd/internal/bench"
 )
 
+// usage is what --help, help and no arguments print.
+const usage = `ivschat-bench measures ivschatd against a raw WebSocket baseline on the same machine.
+
+Usage: ivschat-bench <command> [flags]
+
+Commands:
+  run [flags]               run scenarios against ivschatd and the baseline, print tables, write a JSON record (-out)
+  plot [-o F.svg] R.json…   plot send-to-receive latency against load from records
+  table R.json…             print the tables and verdicts of records again
+  baseline [-addr A]        run the raw WebSocket baseline server alone
+  worker                    a generator process; run starts these itself
+  help                      this text
+
+"ivschat-bench <command> -h" lists the command's flags. A goal that is a ratio to the
+baseline is "not judged" when the run has no baseline result to compare with.
+`
+
 func main() {
 	args := os.Args[1:]
-	cmd := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) == 0 {
+		fmt.Print(usage)
+		return
 	}
+	cmd, args := args[0], args[1:]
 	var err error
 	switch cmd {
 	case "run":
@@ -50,13 +64,34 @@ func main() {
 		err = plot(args)
 	case "table":
 		err = table(args)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
 	default:
-		err = fmt.Errorf("unknown command %q: run, plot, table, baseline or worker", cmd)
+		fmt.Fprintf(os.Stderr, "ivschat-bench: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
 	}
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ivschat-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// newFlagSet is a command's flag set whose -h names the command and its arguments.
+func newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ivschat-bench %s %s\n", name, synopsis)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintf(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
 }
 
 // worker serves the coordinator; IVSCHAT_BENCH_WORKER_CPUPROFILE=DIR profiles the worker
@@ -77,7 +112,7 @@ func worker() error {
 }
 
 func baseline(args []string) error {
-	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
+	fs := newFlagSet("baseline", "[flags]")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address")
 	if err := fs.Parse(args); err != nil {
@@ -129,7 +164,7 @@ type options struct {
 
 func run(args []string) error {
 	var o options
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := newFlagSet("run", "[flags]")
 	fs.StringVar(&o.targets, "targets", "ivschatd,baseline", "servers to measure: ivschatd, baseline")
 	fs.StringVar(&o.scenarios, "scenarios", "idle,fanout,smallrooms,storm,mint", "scenarios to run, in order")
 	fs.StringVar(&o.addr, "addr", "", "measure the ivschatd at this URL (http://host:port) instead of starting one")
@@ -443,11 +478,15 @@ func readRecords(paths []string) ([]*bench.Record, error) {
 }
 
 func plot(args []string) error {
-	fs := flag.NewFlagSet("plot", flag.ContinueOnError)
+	fs := newFlagSet("plot", "[flags] RECORD.json...")
 	out := fs.String("o", "", "SVG file to write (default: stdout)")
 	title := fs.String("title", "ivschatd vs raw baseline: send-to-receive latency against load", "plot title")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("plot: no record given")
 	}
 	recs, err := readRecords(fs.Args())
 	if err != nil {
@@ -470,7 +509,15 @@ func plot(args []string) error {
 }
 
 func table(args []string) error {
-	recs, err := readRecords(args)
+	fs := newFlagSet("table", "RECORD.json...")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("table: no record given")
+	}
+	recs, err := readRecords(fs.Args())
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,21 @@ type Verdict struct {
 	Baseline float64 `json:"baseline,omitempty"`
 	Ratio    float64 `json:"ratio,omitempty"`
 	Pass     bool    `json:"pass"`
-	Note     string  `json:"note,omitempty"`
+	// NotJudged: the goal is a ratio to the baseline and the run has no baseline result to
+	// compare with, so it neither passes nor fails.
+	NotJudged bool   `json:"not_judged,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// Outcome is the verdict as the tables show it: PASS, FAIL or "not judged".
+func (v *Verdict) Outcome() string {
+	switch {
+	case v.NotJudged:
+		return "not judged"
+	case v.Pass:
+		return "PASS"
+	}
+	return "FAIL"
 }
 
 // find is the nth (from 0) result of a scenario on a target: a run may repeat a scenario.
@@ -126,19 +140,22 @@ func Judge(results []*Result) []*Verdict {
 		seen[r.Scenario]++
 		compare := func(goal, metric string, value func(*Result) float64, limit float64, atMost bool) {
 			v := &Verdict{Goal: goal, Scenario: r.Scenario, Metric: metric, Ivschatd: value(r)}
-			if b == nil {
+			switch {
+			case b == nil:
+				v.NotJudged = true
 				v.Note = "no baseline in this run"
-				out = append(out, v)
-				return
-			}
-			v.Baseline = value(b)
-			v.Ratio = ratio(v.Ivschatd, v.Baseline)
-			if atMost {
+			case atMost:
+				v.Baseline = value(b)
+				v.Ratio = ratio(v.Ivschatd, v.Baseline)
 				v.Pass = v.Ratio <= limit
-			} else {
+			default:
+				v.Baseline = value(b)
+				v.Ratio = ratio(v.Ivschatd, v.Baseline)
 				v.Pass = v.Ratio >= limit
 			}
+			// Wrong results fail whatever the ratio, with or without a baseline.
 			if !r.Correct {
+				v.NotJudged = false
 				v.Pass = false
 				v.Note = "ivschatd: " + strings.Join(r.Problems, "; ")
 			}
@@ -212,10 +229,7 @@ func WriteTables(w io.Writer, rec *Record) {
 	}
 	fmt.Fprintf(w, "\n| goal | scenario | metric | ivschatd | baseline | ratio | pass |\n|---|---|---|---:|---:|---:|---|\n")
 	for _, v := range rec.Verdicts {
-		pass := "PASS"
-		if !v.Pass {
-			pass = "FAIL"
-		}
+		pass := v.Outcome()
 		if v.Note != "" {
 			pass += " (" + v.Note + ")"
 		}
