@@ -1,10 +1,14 @@
 // Package engine is ivschatd's only contact with NATS: it runs JetStream inside the process
 // or joins an external NATS cluster, and offers what the rest of the server needs from it:
 // tables of resources, single-use token claims, the sealing keyring, and room subjects.
+//
+// Healthy says whether the NATS connection is up (liveness); Ready says, within about a
+// second, whether a write to the store succeeds right now (readiness), and if not why.
 package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +53,8 @@ type Engine struct {
 	LoggingConfigurations *Table[chat.LoggingConfiguration]
 
 	usedTokens jetstream.KeyValue
+	health     jetstream.KeyValue
+	probeKey   string
 	chatLog    jetstream.Stream
 	keys       *keyStore
 	cancel     context.CancelFunc
@@ -61,6 +67,8 @@ const (
 	bucketLoggingConfigurations = "ivschat_logging_configurations"
 	bucketUsedTokens            = "ivschat_used_tokens"
 	bucketKeys                  = "ivschat_keys"
+	// bucketHealth holds one short-lived probe record per node, written by Ready.
+	bucketHealth = "ivschat_health"
 )
 
 // Open starts or joins the engine and loads its state; it returns once the node can serve.
@@ -155,6 +163,13 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Probe records only need to outlive the probe; MaxAge drops those of nodes long gone.
+	if e.health, err = bucket(bucketHealth, 1, func(kc *jetstream.KeyValueConfig) {
+		kc.TTL = time.Minute
+	}); err != nil {
+		return err
+	}
+	e.probeKey = "probe." + rand.Text()
 	if err := e.openChatLogStream(ctx); err != nil {
 		return err
 	}
@@ -221,6 +236,34 @@ func (e *Engine) errorHandler() nats.Option {
 
 // Healthy reports whether the engine connection is up.
 func (e *Engine) Healthy() bool { return e.nc != nil && e.nc.IsConnected() }
+
+// readyTimeout bounds Ready: a store that cannot take a tiny write in this long cannot serve.
+const readyTimeout = time.Second
+
+// Ready reports whether the node can serve writes: it is connected to NATS, JetStream is
+// running, and the store accepted a small probe record (one key per node in its own bucket,
+// replicated like every other). It answers within about a second, with an error that says
+// which of these failed; a nil error means a write just succeeded. Meant for readiness
+// probes: each call is one write.
+func (e *Engine) Ready(ctx context.Context) error {
+	if e.nc == nil || !e.nc.IsConnected() {
+		status := "closed"
+		if e.nc != nil {
+			status = e.nc.Status().String()
+		}
+		return fmt.Errorf("engine: not connected to NATS (%s)", strings.ToLower(status))
+	}
+	if e.embedded != nil && !e.embedded.JetStreamEnabled() {
+		return errors.New("engine: JetStream is stopped (the embedded server stops it when the store cannot write)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	stamp := time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)
+	if _, err := e.health.Put(ctx, e.probeKey, stamp); err != nil {
+		return fmt.Errorf("engine: store does not accept writes: %w", err)
+	}
+	return nil
+}
 
 // Close stops watches, drains the connection and shuts the embedded server down.
 func (e *Engine) Close() {

@@ -596,3 +596,50 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		})
 	}
 }
+
+func TestReady(t *testing.T) {
+	t.Run("an open engine whose store takes writes is ready", func(t *testing.T) {
+		e := openEngine(t, t.TempDir())
+		if err := e.Ready(context.Background()); err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+	})
+	t.Run("an engine whose NATS server is gone says so within about a second", func(t *testing.T) {
+		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+			StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("NATS server did not start")
+		}
+		e := openExternal(t, ns.ClientURL())
+		if err := e.Ready(context.Background()); err != nil {
+			t.Fatalf("Ready before the loss: %v", err)
+		}
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		start := time.Now()
+		err = e.Ready(context.Background())
+		if err == nil {
+			t.Fatal("Ready after the NATS server stopped: nil error")
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("Ready took %v to fail; want about a second at most", took)
+		}
+		if !strings.Contains(err.Error(), "engine:") {
+			t.Errorf("Ready error %q does not say it comes from the engine", err)
+		}
+	})
+	t.Run("an engine whose embedded JetStream is stopped says the store cannot write", func(t *testing.T) {
+		e := openEngine(t, t.TempDir())
+		if err := e.embedded.ShutdownJetStream(); err != nil {
+			t.Fatal(err)
+		}
+		err := e.Ready(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "JetStream is stopped") {
+			t.Fatalf("Ready with JetStream stopped = %v; want an error saying JetStream is stopped", err)
+		}
+	})
+}
