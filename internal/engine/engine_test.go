@@ -37,7 +37,10 @@ func openEngine(t *testing.T, dir string) *Engine {
 }
 
 // startNATS runs a NATS server with JetStream on a loopback port, as an external cluster.
-func startNATS(t *testing.T) string {
+func startNATS(t *testing.T) string { return runNATS(t).ClientURL() }
+
+// runNATS is startNATS for a test that stops the server itself; Shutdown may be called twice.
+func runNATS(t *testing.T) *server.Server {
 	t.Helper()
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
 		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
@@ -49,7 +52,7 @@ func startNATS(t *testing.T) string {
 		t.Fatal("NATS server did not start")
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
+	return ns
 }
 
 func openExternal(t *testing.T, url string) *Engine {
@@ -605,15 +608,7 @@ func TestReady(t *testing.T) {
 		}
 	})
 	t.Run("an engine whose NATS server is gone says so within about a second", func(t *testing.T) {
-		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-			StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ns.Start()
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("NATS server did not start")
-		}
+		ns := runNATS(t)
 		e := openExternal(t, ns.ClientURL())
 		if err := e.Ready(context.Background()); err != nil {
 			t.Fatalf("Ready before the loss: %v", err)
@@ -621,7 +616,7 @@ func TestReady(t *testing.T) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		start := time.Now()
-		err = e.Ready(context.Background())
+		err := e.Ready(context.Background())
 		if err == nil {
 			t.Fatal("Ready after the NATS server stopped: nil error")
 		}
