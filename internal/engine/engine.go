@@ -46,6 +46,7 @@ type Config struct {
 type Engine struct {
 	cfg      Config
 	embedded *server.Server
+	dirLock  *dataDirLock
 	nc       *nats.Conn
 	js       jetstream.JetStream
 
@@ -103,6 +104,11 @@ func (e *Engine) startEmbedded() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("engine: data dir: %w", err)
 	}
+	lock, err := lockDataDir(e.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	e.dirLock = lock
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "ivschatd",
 		DontListen: true,
@@ -117,7 +123,7 @@ func (e *Engine) startEmbedded() error {
 	go ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
-		return errors.New("engine: embedded NATS did not start within 30s (is the data dir locked by another ivschatd?)")
+		return errors.New("engine: embedded NATS did not start within 30s")
 	}
 	e.embedded = ns
 	e.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("ivschatd"), e.errorHandler())
@@ -283,6 +289,7 @@ func (e *Engine) Close() {
 		e.embedded.Shutdown()
 		e.embedded.WaitForShutdown()
 	}
+	e.dirLock.release()
 }
 
 // key is the KV key of a resource: accounts partition every bucket.

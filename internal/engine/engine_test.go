@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -636,5 +637,30 @@ func TestReady(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "JetStream is stopped") {
 			t.Fatalf("Ready with JetStream stopped = %v; want an error saying JetStream is stopped", err)
 		}
+	})
+}
+
+func TestDataDirLock(t *testing.T) {
+	dir := t.TempDir()
+	first := openEngine(t, dir)
+	t.Run("a second engine on the same data dir is refused at once, naming the dir and the holder", func(t *testing.T) {
+		start := time.Now()
+		second, err := Open(context.Background(), Config{DataDir: dir})
+		if err == nil {
+			second.Close()
+			t.Fatal("second Open on a locked data dir succeeded")
+		}
+		for _, want := range []string{dir, fmt.Sprintf("pid %d", os.Getpid())} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not name %q", err, want)
+			}
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("refusal took %v; want at once", took)
+		}
+	})
+	t.Run("once the holder closes, the dir opens again", func(t *testing.T) {
+		first.Close()
+		openEngine(t, dir)
 	})
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -243,4 +245,41 @@ func TestKill9KeepsEverything(t *testing.T) {
 		t.Fatalf("earlier writes missing after the second kill: %s", got)
 	}
 	third.kill(t)
+}
+
+func TestSecondNodeOnOneDataDirExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the ivschatd binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	first := startChild(t, bin, dir)
+	room := newRoom(t, clientAt(first.url), nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--data-dir", dir)
+	start := time.Now()
+	out, err := second.CombinedOutput()
+	took := time.Since(start)
+	t.Run("the second process exits non-zero at once", func(t *testing.T) {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() == 0 || ctx.Err() != nil {
+			t.Fatalf("second ivschatd on the same data dir: %v (output %q)", err, out)
+		}
+		if took > 5*time.Second {
+			t.Errorf("it took %v to exit", took)
+		}
+	})
+	t.Run("its message names the directory and the pid holding it", func(t *testing.T) {
+		for _, want := range []string{dir, fmt.Sprintf("pid %d", first.cmd.Process.Pid)} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("output %q does not name %q", out, want)
+			}
+		}
+	})
+	t.Run("the first keeps its rooms and serves on", func(t *testing.T) {
+		getRoom(t, clientAt(first.url), room.Arn)
+		newRoom(t, clientAt(first.url), nil)
+	})
 }
