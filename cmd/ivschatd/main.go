@@ -46,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxRooms, "max-rooms", cfg.MaxRooms, "quota of rooms per account")
 	fs.IntVar(&cfg.MaxLoggingConfigurations, "max-logging-configurations", cfg.MaxLoggingConfigurations, "quota of logging configurations per account")
 	fs.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "how long a chat token may be used to connect")
+	fs.DurationVar(&cfg.API.BodyTimeout, "body-timeout", cfg.API.BodyTimeout, "how long a control-plane request body may take to arrive after its headers")
+	fs.Int64Var(&cfg.API.MaxPendingBodyBytes, "max-pending-body-bytes", cfg.API.MaxPendingBodyBytes, "declared bytes of control-plane request bodies read at once before their signature is checked; more get 503 ServiceUnavailableException")
 	fs.StringVar(&cfg.WSAddr, "ws-addr", "", "optional separate listen address for WebSocket messaging only (upgrades are always accepted on --addr too)")
 	fs.Float64Var(&cfg.Gateway.ConnectionRequestRate, "ws-connection-rate", cfg.Gateway.ConnectionRequestRate, "requests per second one WebSocket connection may send (0: no limit)")
 	fs.IntVar(&cfg.Gateway.MaxFrameBytes, "ws-max-frame-bytes", cfg.Gateway.MaxFrameBytes, "largest WebSocket frame accepted from a client")

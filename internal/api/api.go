@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
@@ -23,17 +26,49 @@ import (
 // MaxBodyBytes caps a request body; the largest valid request is far smaller.
 const MaxBodyBytes = 1 << 20
 
+// Limits bound what a client can make the control plane hold before its signature is checked.
+type Limits struct {
+	// BodyTimeout is how long a request may take to arrive, counted from the end of its headers
+	// (which http.Server's ReadHeaderTimeout bounds); 0 means no bound.
+	BodyTimeout time.Duration
+	// MaxPendingBodyBytes bounds the declared sizes of the bodies being read whose signature is
+	// not verified yet, on this node; a body of unknown length counts as MaxBodyBytes. It must
+	// be at least MaxBodyBytes.
+	MaxPendingBodyBytes int64
+}
+
+// DefaultLimits: 64 MiB of unverified bodies (64 of the largest size), and 20 s for a body,
+// which lets the largest one arrive at 50 KiB/s.
+func DefaultLimits() Limits {
+	return Limits{BodyTimeout: 20 * time.Second, MaxPendingBodyBytes: 64 * MaxBodyBytes}
+}
+
+// Validate refuses limits that would leave a client unbounded or refuse every large body.
+func (l Limits) Validate() error {
+	if l.BodyTimeout <= 0 {
+		return fmt.Errorf("--body-timeout must be positive, got %s", l.BodyTimeout)
+	}
+	if l.MaxPendingBodyBytes < MaxBodyBytes {
+		return fmt.Errorf("--max-pending-body-bytes must be at least the largest body, %d, got %d", MaxBodyBytes, l.MaxPendingBodyBytes)
+	}
+	return nil
+}
+
 // Handler serves the control-plane API.
 type Handler struct {
 	service    *service.Service
 	principals Principals
 	verifier   *sigv4.Verifier
-	log        *slog.Logger
+	limits     Limits
+	// pendingBodyBytes is the sum of the declared sizes of the bodies being read before their
+	// signature is checked.
+	pendingBodyBytes atomic.Int64
+	log              *slog.Logger
 }
 
 // New makes the control-plane handler.
-func New(s *service.Service, principals Principals, log *slog.Logger) *Handler {
-	h := &Handler{service: s, principals: principals, log: log}
+func New(s *service.Service, principals Principals, limits Limits, log *slog.Logger) *Handler {
+	h := &Handler{service: s, principals: principals, limits: limits, log: log}
 	h.verifier = &sigv4.Verifier{Service: "ivschat", Region: s.Region(), Lookup: func(id string) (sigv4.Credentials, bool) {
 		p, ok := principals[id]
 		if !ok {
@@ -46,26 +81,41 @@ func New(s *service.Service, principals Principals, log *slog.Logger) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", newRequestID())
+	rc := http.NewResponseController(w)
+	if h.limits.BodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Now().Add(h.limits.BodyTimeout))
+	}
 	name, op, c, werr := h.route(r)
 	if werr != nil {
-		werr.write(w)
+		refuseUnread(w, r, rc, werr)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	// Everything the headers can prove is checked before a byte of the body is read: a
+	// stranger cannot make the server hold a body.
+	claim, err := h.verifier.Check(r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			requestError(reasonOther, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)).write(w)
-			return
-		}
-		requestError(reasonOther, "the request body could not be read").write(w)
+		refuseUnread(w, r, rc, toWire(err))
 		return
 	}
-	keyID, err := h.verifier.Verify(r, body)
+	if r.ContentLength > MaxBodyBytes {
+		refuseUnread(w, r, rc, requestError(reasonOther, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)))
+		return
+	}
+	body, werr := h.readBody(w, r)
+	if werr != nil {
+		refuseUnread(w, r, rc, werr)
+		return
+	}
+	err = claim.Verify(body)
+	h.pendingBodyBytes.Add(-reservation(r))
 	if err != nil {
 		toWire(err).write(w)
 		return
 	}
+	// The read deadline was for the request; net/http's background read of a finished request
+	// would otherwise cancel the operation's context when it passes.
+	_ = rc.SetReadDeadline(time.Time{})
+	keyID := claim.AccessKeyID()
 	p := h.principals[keyID]
 	if !p.Allows(name) {
 		toWire(chat.AccessDenied(fmt.Sprintf("User %s is not authorized to perform ivschat:%s", p.AccessKeyID, name))).write(w)
@@ -88,6 +138,60 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// reservation is what a request's body counts against MaxPendingBodyBytes.
+func reservation(r *http.Request) int64 {
+	if r.ContentLength < 0 {
+		return MaxBodyBytes
+	}
+	return r.ContentLength
+}
+
+// readBody reads the body of a request whose headers passed, within the pending-bytes bound.
+// On success the body's reservation is held for the caller to give back after verifying it.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *wireError) {
+	n := reservation(r)
+	if h.pendingBodyBytes.Add(n) > h.limits.MaxPendingBodyBytes {
+		h.pendingBodyBytes.Add(-n)
+		w.Header().Set("Retry-After", "1")
+		return nil, &wireError{status: http.StatusServiceUnavailable, code: "ServiceUnavailableException",
+			body: map[string]any{"message": "the server is reading as many request bodies as it allows; retry shortly"}}
+	}
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		// Sized once: io.ReadAll would grow the buffer to twice the body on the way.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	}
+	if err == nil {
+		return body, nil
+	}
+	h.pendingBodyBytes.Add(-n)
+	var tooBig *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, requestError(reasonOther, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return nil, &wireError{status: http.StatusRequestTimeout, code: "RequestTimeoutException",
+			body: map[string]any{"message": fmt.Sprintf("the request body did not arrive within %s of its headers", h.limits.BodyTimeout)}}
+	}
+	return nil, requestError(reasonOther, "the request body could not be read")
+}
+
+// refuseUnread answers a request whose body will not be read. If it has one, the connection
+// closes after the answer: net/http would otherwise first read up to 256 KiB of it, for as
+// long as the client cares to take.
+func refuseUnread(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, e *wireError) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		_ = rc.SetReadDeadline(time.Now())
+	}
+	e.write(w)
 }
 
 // route finds the operation of a request from its method and escaped path. The tag routes

@@ -42,9 +42,12 @@ type Config struct {
 	// ReadHeaderTimeout drops a client that has not sent its request headers (an HTTP call
 	// or a WebSocket handshake) in time.
 	ReadHeaderTimeout time.Duration
-	Gateway           gateway.Config
-	Review            review.Config
-	Chatlog           chatlog.Config
+	// API bounds the control plane's request bodies: time to arrive, bytes read before the
+	// signature is checked.
+	API     api.Limits
+	Gateway gateway.Config
+	Review  review.Config
+	Chatlog chatlog.Config
 }
 
 // DefaultConfig is the configuration of `ivschatd` with no flags.
@@ -60,11 +63,17 @@ func DefaultConfig() Config {
 		TokenLifetime:            chat.DefaultTokenLifetime,
 		TokenKeyRotation:         24 * time.Hour,
 		ReadHeaderTimeout:        10 * time.Second,
+		API:                      api.DefaultLimits(),
 		Gateway:                  gateway.DefaultConfig(),
 		Review:                   review.Config{Timeout: review.DefaultTimeout, Concurrency: 512},
 		Chatlog:                  chatlog.DefaultConfig(),
 	}
 }
+
+// MaxHeaderBytes bounds the request line and headers of an HTTP call or a WebSocket handshake
+// (net/http's default is 1 MiB). A signed SDK request needs about 2 KiB; a chat token in
+// Sec-WebSocket-Protocol stays far below 10 KiB.
+const MaxHeaderBytes = 64 << 10
 
 // Server is a running node.
 type Server struct {
@@ -86,6 +95,9 @@ type Server struct {
 
 // Start opens the engine, binds the listener and serves until Shutdown.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.API.Validate(); err != nil {
+		return nil, err
+	}
 	principals, dev, err := principalsFor(cfg)
 	if err != nil {
 		return nil, err
@@ -111,7 +123,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.gateway = gateway.New(svc, review.New(cfg.Review), cfg.Gateway, log)
-	controlPlane := api.New(svc, principals, log)
+	controlPlane := api.New(svc, principals, cfg.API, log)
 	// One listener serves both APIs: WebSocket upgrades go to the messaging gateway.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if gateway.IsUpgrade(r) {
@@ -121,7 +133,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		controlPlane.ServeHTTP(w, r)
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		MaxHeaderBytes: MaxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() { s.done <- s.http.Serve(ln) }()
 	if cfg.WSAddr != "" {
 		wsln, err := net.Listen("tcp", cfg.WSAddr)
@@ -139,7 +151,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			}
 			s.gateway.ServeHTTP(w, r)
 		})
-		s.wsHTTP = &http.Server{Handler: wsMux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ErrorLog: s.http.ErrorLog}
+		s.wsHTTP = &http.Server{Handler: wsMux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
+			ErrorLog: s.http.ErrorLog}
 		go func() { _ = s.wsHTTP.Serve(wsln) }()
 	}
 	return s, nil

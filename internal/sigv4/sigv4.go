@@ -59,11 +59,18 @@ func ParseAuthorization(h string) (*Authorization, error) {
 	}
 	a := &Authorization{}
 	var haveCred, haveSigned, haveSig bool
+	seen := map[string]bool{}
 	for _, part := range strings.Split(rest, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
 			return nil, fail(CodeIncompleteSignature, "Authorization header component %q is not of the form key=value", strings.TrimSpace(part))
 		}
+		// A repeated component would leave the choice of value to the parser: the one the
+		// signer meant and the one checked could differ.
+		if seen[k] {
+			return nil, fail(CodeIncompleteSignature, "Authorization header has the component %s more than once", k)
+		}
+		seen[k] = true
 		switch k {
 		case "Credential":
 			fields := strings.Split(v, "/")
@@ -127,40 +134,70 @@ type Verifier struct {
 
 // Verify checks the request's signature over body and returns the access key id that signed it.
 func (v *Verifier) Verify(r *http.Request, body []byte) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		if r.URL.Query().Get("X-Amz-Algorithm") != "" {
-			return "", fail(CodeIncompleteSignature, "query-string (presigned) authentication is not supported; sign the Authorization header")
-		}
-		return "", fail(CodeMissingToken, "Missing Authentication Token: the request has no Authorization header")
-	}
-	auth, err := ParseAuthorization(h)
+	c, err := v.Check(r)
 	if err != nil {
 		return "", err
 	}
+	if err := c.Verify(body); err != nil {
+		return "", err
+	}
+	return c.AccessKeyID(), nil
+}
+
+// Claim is a request whose headers have been checked: a known access key, the scope of this
+// service and region, a date within MaxSkew, the session token. Only its signature, which
+// covers the body, is left to verify.
+type Claim struct {
+	v       *Verifier
+	r       *http.Request
+	auth    *Authorization
+	creds   Credentials
+	amzDate string
+}
+
+// AccessKeyID is the key the request claims to be signed with.
+func (c *Claim) AccessKeyID() string { return c.auth.AccessKeyID }
+
+// Check verifies everything a request's headers prove on their own, so that a request that
+// cannot succeed is refused before its body is read.
+func (v *Verifier) Check(r *http.Request) (*Claim, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if r.URL.Query().Get("X-Amz-Algorithm") != "" {
+			return nil, fail(CodeIncompleteSignature, "query-string (presigned) authentication is not supported; sign the Authorization header")
+		}
+		return nil, fail(CodeMissingToken, "Missing Authentication Token: the request has no Authorization header")
+	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		return nil, fail(CodeIncompleteSignature, "the request has more than one Authorization header")
+	}
+	auth, err := ParseAuthorization(h)
+	if err != nil {
+		return nil, err
+	}
 	if auth.Service != v.Service {
-		return "", fail(CodeInvalidSignature, "Credential should be scoped to correct service: '%s'", v.Service)
+		return nil, fail(CodeInvalidSignature, "Credential should be scoped to correct service: '%s'", v.Service)
 	}
 	if auth.Region != v.Region {
-		return "", fail(CodeInvalidSignature, "Credential should be scoped to a valid region: this server is in '%s', not '%s'", v.Region, auth.Region)
+		return nil, fail(CodeInvalidSignature, "Credential should be scoped to a valid region: this server is in '%s', not '%s'", v.Region, auth.Region)
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		return "", fail(CodeIncompleteSignature, "the request has no X-Amz-Date header")
+		return nil, fail(CodeIncompleteSignature, "the request has no X-Amz-Date header")
 	}
 	t, err := time.Parse("20060102T150405Z", amzDate)
 	if err != nil {
-		return "", fail(CodeIncompleteSignature, "X-Amz-Date must be of the form yyyymmddThhmmssZ")
+		return nil, fail(CodeIncompleteSignature, "X-Amz-Date must be of the form yyyymmddThhmmssZ")
 	}
 	if auth.Date != amzDate[:8] {
-		return "", fail(CodeInvalidSignature, "Credential date %s does not match X-Amz-Date %s", auth.Date, amzDate[:8])
+		return nil, fail(CodeInvalidSignature, "Credential date %s does not match X-Amz-Date %s", auth.Date, amzDate[:8])
 	}
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
 	if d := now().Sub(t); d > MaxSkew || d < -MaxSkew {
-		return "", fail(CodeInvalidSignature, "Signature expired or not yet valid: %s is more than 15 minutes from the server time %s",
+		return nil, fail(CodeInvalidSignature, "Signature expired or not yet valid: %s is more than 15 minutes from the server time %s",
 			amzDate, now().UTC().Format("20060102T150405Z"))
 	}
 	signed := map[string]bool{}
@@ -168,33 +205,39 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (string, error) {
 		signed[name] = true
 	}
 	if !signed["host"] {
-		return "", fail(CodeIncompleteSignature, "SignedHeaders must include host")
+		return nil, fail(CodeIncompleteSignature, "SignedHeaders must include host")
 	}
 	if !signed["x-amz-date"] {
-		return "", fail(CodeIncompleteSignature, "SignedHeaders must include x-amz-date")
+		return nil, fail(CodeIncompleteSignature, "SignedHeaders must include x-amz-date")
 	}
 	creds, ok := v.Lookup(auth.AccessKeyID)
 	if !ok {
-		return "", fail(CodeUnrecognizedClient, "The security token included in the request is invalid: access key id %s is not known", auth.AccessKeyID)
+		return nil, fail(CodeUnrecognizedClient, "The security token included in the request is invalid: access key id %s is not known", auth.AccessKeyID)
 	}
 	if tok := r.Header.Get("X-Amz-Security-Token"); tok != creds.SessionToken {
-		return "", fail(CodeUnrecognizedClient, "The security token included in the request is invalid")
+		return nil, fail(CodeUnrecognizedClient, "The security token included in the request is invalid")
 	}
+	return &Claim{v: v, r: r, auth: auth, creds: creds, amzDate: amzDate}, nil
+}
+
+// Verify checks the signature of the claimed request over its body.
+func (c *Claim) Verify(body []byte) error {
+	auth := c.auth
 	payloadHash := sha256Hex(body)
-	if claimed := r.Header.Get("X-Amz-Content-Sha256"); claimed != "" && claimed != payloadHash {
-		return "", fail(CodeInvalidSignature, "X-Amz-Content-Sha256 does not match the SHA-256 of the request body")
+	if claimed := c.r.Header.Get("X-Amz-Content-Sha256"); claimed != "" && claimed != payloadHash {
+		return fail(CodeInvalidSignature, "X-Amz-Content-Sha256 does not match the SHA-256 of the request body")
 	}
-	canonical, err := CanonicalRequest(r, auth.SignedHeaders, payloadHash)
+	canonical, err := CanonicalRequest(c.r, auth.SignedHeaders, payloadHash)
 	if err != nil {
-		return "", err
+		return err
 	}
 	scope := auth.Date + "/" + auth.Region + "/" + auth.Service + "/aws4_request"
-	stringToSign := Algorithm + "\n" + amzDate + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
-	want := hex.EncodeToString(hmacSHA256(v.signingKey(creds.SecretAccessKey, auth.Date, auth.Region, auth.Service), []byte(stringToSign)))
+	stringToSign := Algorithm + "\n" + c.amzDate + "\n" + scope + "\n" + sha256Hex([]byte(canonical))
+	want := hex.EncodeToString(hmacSHA256(c.v.signingKey(c.creds.SecretAccessKey, auth.Date, auth.Region, auth.Service), []byte(stringToSign)))
 	if !hmac.Equal([]byte(want), []byte(auth.Signature)) {
-		return "", fail(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
+		return fail(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
 	}
-	return auth.AccessKeyID, nil
+	return nil
 }
 
 // signingKey returns the derived key of a secret for a day, from a small cache: the four

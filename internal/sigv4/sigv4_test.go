@@ -325,6 +325,69 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 }
 
+// failingBody is a request body that must not be read.
+type failingBody struct{ t *testing.T }
+
+func (b failingBody) Read([]byte) (int, error) {
+	b.t.Error("the body was read")
+	return 0, io.ErrUnexpectedEOF
+}
+func (b failingBody) Close() error { return nil }
+
+func TestCheckRefusesFromTheHeadersAloneWithoutReadingTheBody(t *testing.T) {
+	tests := []struct {
+		name   string
+		rq     request
+		change func(*http.Request)
+		code   string
+	}{
+		{"an unknown access key is refused", request{creds: aws.Credentials{AccessKeyID: "AKIDUNKNOWN", SecretAccessKey: testSecret}}, nil, CodeUnrecognizedClient},
+		{"a missing session token is refused", request{creds: aws.Credentials{AccessKeyID: testTokenID, SecretAccessKey: testSecret}}, nil, CodeUnrecognizedClient},
+		{"a scope of another region is refused", request{region: "us-east-1"}, nil, CodeInvalidSignature},
+		{"a scope of another service is refused", request{service: "ivs"}, nil, CodeInvalidSignature},
+		{"a date 16 minutes ahead is refused", request{at: signTime.Add(16 * time.Minute)}, nil, CodeInvalidSignature},
+		{"a second Credential is refused", request{}, func(r *http.Request) {
+			r.Header.Set("Authorization", r.Header.Get("Authorization")+", Credential=OTHER/20240119/us-west-2/ivschat/aws4_request")
+		}, CodeIncompleteSignature},
+		{"a second Authorization header is refused", request{}, func(r *http.Request) {
+			r.Header.Add("Authorization", r.Header.Get("Authorization"))
+		}, CodeIncompleteSignature},
+		{"a request without x-amz-date signed is refused", request{}, func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-amz-date", "", 1))
+		}, CodeIncompleteSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.rq.body = []byte(`{"name":"a"}`)
+			r, _ := sign(t, tt.rq)
+			r.Body = failingBody{t}
+			if tt.change != nil {
+				tt.change(r)
+			}
+			c, err := testVerifier(signTime).Check(r)
+			if got := verifyCode(err); got != tt.code || c != nil {
+				t.Fatalf("Check = %v, %v; want code %s", c, err, tt.code)
+			}
+		})
+	}
+	t.Run("a claim that passes the headers is verified over the body afterwards", func(t *testing.T) {
+		r, body := sign(t, request{body: []byte(`{"name":"a"}`)})
+		c, err := testVerifier(signTime).Check(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AccessKeyID() != testKeyID {
+			t.Fatalf("claimed key %q", c.AccessKeyID())
+		}
+		if err := c.Verify([]byte(`{"name":"b"}`)); verifyCode(err) != CodeInvalidSignature {
+			t.Fatalf("Verify of another body = %v", err)
+		}
+		if err := c.Verify(body); err != nil {
+			t.Fatalf("Verify of the signed body = %v", err)
+		}
+	})
+}
+
 func TestParseAuthorization(t *testing.T) {
 	sig := strings.Repeat("ab", 32)
 	t.Run("parses every component", func(t *testing.T) {
@@ -352,6 +415,11 @@ func TestParseAuthorization(t *testing.T) {
 		{"credential without key id", "AWS4-HMAC-SHA256 Credential=/20240119/us-west-2/ivschat/aws4_request, SignedHeaders=host, Signature=" + sig},
 		{"signature of 63 characters", "AWS4-HMAC-SHA256 Credential=AKID/20240119/us-west-2/ivschat/aws4_request, SignedHeaders=host, Signature=" + sig[1:]},
 		{"missing signature", "AWS4-HMAC-SHA256 Credential=AKID/20240119/us-west-2/ivschat/aws4_request, SignedHeaders=host"},
+		{"a second Credential", "AWS4-HMAC-SHA256 Credential=AKID/20240119/us-west-2/ivschat/aws4_request, SignedHeaders=host, Signature=" + sig +
+			", Credential=OTHER/20240119/us-west-2/ivschat/aws4_request"},
+		{"a second SignedHeaders", "AWS4-HMAC-SHA256 Credential=AKID/20240119/us-west-2/ivschat/aws4_request, SignedHeaders=host;x-amz-date, SignedHeaders=host, Signature=" + sig},
+		{"a second Signature", "AWS4-HMAC-SHA256 Credential=AKID/20240119/us-west-2/ivschat/aws4_request, SignedHeaders=host, Signature=" + sig + ", Signature=" + sig},
+		{"a repeated unknown component", "AWS4-HMAC-SHA256 Credential=AKID/20240119/us-west-2/ivschat/aws4_request, X=1, X=2, SignedHeaders=host, Signature=" + sig},
 	}
 	for _, tt := range bad {
 		t.Run("refuses "+tt.name, func(t *testing.T) {
@@ -386,6 +454,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Add("AWS4-HMAC-SHA256 Credential=AKID/20240119/us-west-2/ivschat/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=" + strings.Repeat("0f", 32))
 	f.Add("AWS4-HMAC-SHA256 Signature=" + strings.Repeat("AB", 32) + ",SignedHeaders=host,Credential=a/b/c/d/aws4_request")
 	f.Add("AWS4-HMAC-SHA256 ,,,=,")
+	f.Add("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, Credential=e/b/c/d/aws4_request, SignedHeaders=host, Signature=" + strings.Repeat("0f", 32))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := ParseAuthorization(h)
@@ -400,6 +469,14 @@ func FuzzParseAuthorization(f *testing.F) {
 		}
 		if _, err := hex.DecodeString(a.Signature); err != nil {
 			t.Fatalf("ParseAuthorization(%q) accepted a signature that is not hex: %q", h, a.Signature)
+		}
+		seen := map[string]bool{}
+		for _, part := range strings.Split(strings.TrimSpace(h)[len(Algorithm):], ",") {
+			k, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if seen[k] {
+				t.Fatalf("ParseAuthorization(%q) accepted the component %q twice", h, k)
+			}
+			seen[k] = true
 		}
 	})
 }
