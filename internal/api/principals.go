@@ -1,11 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
 )
 
 // Principal is a caller of the control plane: a key pair in an account, allowed some actions.
@@ -43,33 +47,79 @@ const (
 
 var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 
-// credentialsFile is the format of --credentials.
-type credentialsFile struct {
-	Principals []*Principal `json:"principals"`
+// Credentials is what a credentials file configures: who may call, and what each account's
+// rooms and logging configurations may name beyond the account's own (see chat.Reach).
+type Credentials struct {
+	Principals Principals
+	Allow      map[string]chat.Allowance
 }
 
-// LoadPrincipals reads a credentials file: {"principals":[{"accessKeyId", "secretAccessKey",
-// "accountId", "sessionToken"?, "actions"?}]}. A principal without accountId belongs to
-// defaultAccount.
-func LoadPrincipals(path, defaultAccount string) (Principals, error) {
+// credentialsFile is the format of --credentials.
+type credentialsFile struct {
+	Principals []*Principal             `json:"principals"`
+	Accounts   map[string]*accountEntry `json:"accounts"`
+}
+
+type accountEntry struct {
+	Allow chat.Allowance `json:"allow"`
+}
+
+// LoadCredentials reads a credentials file:
+//
+//	{"principals": [{"accessKeyId", "secretAccessKey", "accountId"?, "sessionToken"?, "actions"?}],
+//	 "accounts": {"<account id>": {"allow": {"lambda": [...], "s3": [...], "logs": [...], "firehose": [...]}}}}
+//
+// A principal without accountId belongs to defaultAccount. Unknown keys are refused, so that a
+// misspelt one does not silently mean something weaker. That every listed account has a
+// principal is for the caller to check, once it knows every principal.
+func LoadCredentials(path, defaultAccount string) (*Credentials, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("credentials file: %w", err)
 	}
 	var f credentialsFile
-	if err := json.Unmarshal(b, &f); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("credentials file %s: %w", path, err)
 	}
-	ps := Principals{}
+	if dec.Decode(new(json.RawMessage)) != io.EOF {
+		return nil, fmt.Errorf("credentials file %s: more than one JSON value", path)
+	}
+	c := &Credentials{Principals: Principals{}, Allow: map[string]chat.Allowance{}}
 	for i, p := range f.Principals {
+		if p == nil {
+			return nil, fmt.Errorf("credentials file %s, principal %d: null", path, i+1)
+		}
 		if p.AccountID == "" {
 			p.AccountID = defaultAccount
 		}
-		if err := ps.Add(p); err != nil {
+		if err := c.Principals.Add(p); err != nil {
 			return nil, fmt.Errorf("credentials file %s, principal %d: %w", path, i+1, err)
 		}
 	}
-	return ps, nil
+	for account, e := range f.Accounts {
+		if !accountPattern.MatchString(account) {
+			return nil, fmt.Errorf("credentials file %s: accounts: %q is not a 12-digit account id", path, account)
+		}
+		if e == nil {
+			return nil, fmt.Errorf("credentials file %s: accounts.%s: null", path, account)
+		}
+		if err := e.Allow.Validate(); err != nil {
+			return nil, fmt.Errorf("credentials file %s: accounts.%s.%w", path, account, err)
+		}
+		c.Allow[account] = e.Allow
+	}
+	return c, nil
+}
+
+// Accounts are the accounts of the principals, each once.
+func (ps Principals) Accounts() map[string]bool {
+	accounts := map[string]bool{}
+	for _, p := range ps {
+		accounts[p.AccountID] = true
+	}
+	return accounts
 }
 
 // Add registers a principal after checking it.

@@ -45,6 +45,17 @@ func (c *conn) handle(data []byte) {
 	}
 }
 
+// review asks the room's handler about a message. The sender waits for its own review; other
+// senders and deliveries do not. A handler the room's account may no longer name is not
+// invoked: the room's fallback result decides, as for a handler that cannot be reached.
+func (c *conn) review(id string, room *chat.Room, content string, attributes map[string]string) chat.ReviewVerdict {
+	if err := c.gw.service.CheckReviewHandler(room); err != nil {
+		c.gw.log.Warn("review handler not invoked", "room", room.ARN().String(), "reason", err.Error())
+		return chat.Fallback(room, content, attributes)
+	}
+	return c.gw.reviewer.Review(context.Background(), room, chat.NewReviewRequest(id, room, content, attributes, c.token, c.ip))
+}
+
 // sendMessage admits a message under the room's rate and delivers it to the room.
 func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) {
 	id := chat.NewID()
@@ -54,8 +65,7 @@ func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) {
 	}
 	content, attributes := *req.Content, req.Attributes
 	if room.HasReviewHandler() {
-		// The sender waits for its own review; other senders and deliveries do not.
-		v := c.gw.reviewer.Review(context.Background(), room, chat.NewReviewRequest(id, room, content, attributes, c.token, c.ip))
+		v := c.review(id, room, content, attributes)
 		if !v.Allowed {
 			c.sendError(id, req.RequestID, chat.CodeRejected, v.DenialMessage())
 			return

@@ -98,7 +98,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.API.Validate(); err != nil {
 		return nil, err
 	}
-	principals, dev, err := principalsFor(cfg)
+	principals, reach, dev, err := credentialsFor(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	svc := service.New(eng, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime,
+	svc := service.New(eng, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime, Reach: reach,
 		Quotas: service.Quotas{MaxRooms: cfg.MaxRooms, MaxLoggingConfigurations: cfg.MaxLoggingConfigurations}})
 	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1)}
 	s.shipper = startChatlog(eng, cfg, log)
@@ -205,28 +205,36 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Done is closed with the serve error when the listener stops.
 func (s *Server) Done() <-chan error { return s.done }
 
-// principalsFor builds the set of callers. With none configured, the development pair is
-// accepted, and the caller must keep the listener on loopback.
-func principalsFor(cfg Config) (api.Principals, bool, error) {
-	ps := api.Principals{}
+// credentialsFor builds the set of callers and what their accounts may name. With no callers
+// configured, the development pair is accepted, and the caller must keep the listener on
+// loopback.
+func credentialsFor(cfg Config) (api.Principals, chat.Reach, bool, error) {
+	creds := &api.Credentials{Principals: api.Principals{}}
 	if cfg.CredentialsFile != "" {
 		var err error
-		if ps, err = api.LoadPrincipals(cfg.CredentialsFile, cfg.AccountID); err != nil {
-			return nil, false, err
+		if creds, err = api.LoadCredentials(cfg.CredentialsFile, cfg.AccountID); err != nil {
+			return nil, chat.Reach{}, false, err
 		}
 	}
+	ps := creds.Principals
 	if cfg.AccessKeyID != "" || cfg.SecretAccessKey != "" {
 		if err := ps.Add(&api.Principal{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, AccountID: cfg.AccountID}); err != nil {
-			return nil, false, fmt.Errorf("IVSCHATD_ACCESS_KEY_ID/IVSCHATD_SECRET_ACCESS_KEY: %w", err)
+			return nil, chat.Reach{}, false, fmt.Errorf("IVSCHATD_ACCESS_KEY_ID/IVSCHATD_SECRET_ACCESS_KEY: %w", err)
 		}
 	}
-	if len(ps) > 0 {
-		return ps, false, nil
+	dev := len(ps) == 0
+	if dev {
+		if err := ps.Add(&api.Principal{AccessKeyID: api.DevAccessKeyID, SecretAccessKey: api.DevSecretAccessKey, AccountID: cfg.AccountID}); err != nil {
+			return nil, chat.Reach{}, false, err
+		}
 	}
-	if err := ps.Add(&api.Principal{AccessKeyID: api.DevAccessKeyID, SecretAccessKey: api.DevSecretAccessKey, AccountID: cfg.AccountID}); err != nil {
-		return nil, false, err
+	accounts := ps.Accounts()
+	for account := range creds.Allow {
+		if !accounts[account] {
+			return nil, chat.Reach{}, false, fmt.Errorf("credentials file %s: accounts.%s: no principal belongs to this account", cfg.CredentialsFile, account)
+		}
 	}
-	return ps, true, nil
+	return ps, chat.Reach{SingleAccount: len(accounts) == 1, Allow: creds.Allow}, dev, nil
 }
 
 func isLoopback(a net.Addr) bool {

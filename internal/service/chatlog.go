@@ -15,7 +15,8 @@ const recordTimeout = 5 * time.Second
 // has logging configurations; it returns once the record is durable, so a payload that
 // reaches anyone is never missing from the log. A room without logging configurations pays
 // nothing. The destinations are those of the configurations as they are now: the room passed
-// in is current, and so is the table of configurations.
+// in is current, and so is the table of configurations. A destination the room's account may
+// no longer name (the operator withdrew the allowance) gets no record.
 func (s *Service) record(room *chat.Room, payload []byte) error {
 	if len(room.LoggingConfigurationIdentifiers) == 0 {
 		return nil
@@ -23,7 +24,7 @@ func (s *Service) record(room *chat.Room, payload []byte) error {
 	var buf [chat.MaxLoggingConfigurationsPerRoom]chat.Destination
 	dests := buf[:0]
 	for _, arn := range room.LoggingConfigurationIdentifiers {
-		if c, ok := s.engine.LoggingConfigurations.Get(room.Account, chat.LoggingConfigurationID(arn)); ok {
+		if c, ok := s.engine.LoggingConfigurations.Get(room.Account, chat.LoggingConfigurationID(arn)); ok && s.reach.CheckDestination(room.Account, c.Destination) == nil {
 			dests = append(dests, c.Destination)
 		}
 	}

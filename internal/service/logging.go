@@ -13,6 +13,9 @@ func (s *Service) CreateLoggingConfiguration(ctx context.Context, account string
 	if err != nil {
 		return nil, err
 	}
+	if err := s.reach.CheckDestination(account, d); err != nil {
+		return nil, err
+	}
 	defer s.accounts.lock(account)()
 	if n := s.engine.LoggingConfigurations.Count(account); n >= s.quotas.MaxLoggingConfigurations {
 		return nil, chat.QuotaExceeded(chat.ResourceLoggingConfiguration, s.quotas.MaxLoggingConfigurations,
@@ -53,6 +56,11 @@ func (s *Service) UpdateLoggingConfiguration(ctx context.Context, account string
 	}
 	if err := s.owned(account, a); err != nil {
 		return nil, err
+	}
+	if dest != nil {
+		if err := s.reach.CheckDestination(account, *dest); err != nil {
+			return nil, err
+		}
 	}
 	c, err := s.engine.LoggingConfigurations.Update(ctx, account, a.ID, func(cur *chat.LoggingConfiguration) (*chat.LoggingConfiguration, error) {
 		return in.Apply(cur, dest, s.clock()), nil

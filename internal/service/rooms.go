@@ -14,6 +14,9 @@ func (s *Service) CreateRoom(ctx context.Context, account string, in *chat.Creat
 	if err != nil {
 		return nil, err
 	}
+	if err := s.reach.CheckReviewHandler(account, handlerURI(in.MessageReviewHandler)); err != nil {
+		return nil, err
+	}
 	defer s.accounts.lock(account)()
 	if err := s.checkLoggingConfigurations(account, arns); err != nil {
 		return nil, err
@@ -26,6 +29,24 @@ func (s *Service) CreateRoom(ctx context.Context, account string, in *chat.Creat
 	return createWithFreshID(ctx, s.engine.Rooms, account, func(id string) *chat.Room {
 		return chat.NewRoom(in, s.region, account, id, now)
 	})
+}
+
+// handlerURI is the function a request names as review handler, or "" for none.
+func handlerURI(h *chat.MessageReviewHandlerInput) string {
+	if h == nil || h.URI == nil {
+		return ""
+	}
+	return *h.URI
+}
+
+// CheckReviewHandler tells whether this node may invoke a room's review handler now. It is
+// asked for every reviewed message, not only when the room names the function, because the
+// operator may have withdrawn the allowance (and restarted) since.
+func (s *Service) CheckReviewHandler(room *chat.Room) error {
+	if room.MessageReviewHandler == nil {
+		return nil
+	}
+	return s.reach.CheckReviewHandler(room.Account, room.MessageReviewHandler.URI)
 }
 
 // GetRoom returns the caller's room.
@@ -45,6 +66,9 @@ func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.Updat
 		return nil, err
 	}
 	if err := s.owned(account, a); err != nil {
+		return nil, err
+	}
+	if err := s.reach.CheckReviewHandler(account, handlerURI(in.MessageReviewHandler)); err != nil {
 		return nil, err
 	}
 	if len(arns) > 0 {

@@ -26,6 +26,7 @@ type Service struct {
 	region        string
 	quotas        Quotas
 	tokenLifetime time.Duration
+	reach         chat.Reach
 	now           func() time.Time
 	accounts      accountLocks
 	// NodeID tags what this node publishes.
@@ -61,6 +62,8 @@ type Config struct {
 	Region        string
 	Quotas        Quotas
 	TokenLifetime time.Duration
+	// Reach is what each account's rooms and logging configurations may name.
+	Reach chat.Reach
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -80,7 +83,7 @@ func New(e *engine.Engine, cfg Config) *Service {
 		cfg.Quotas.MaxLoggingConfigurations = chat.DefaultMaxLoggingConfigurations
 	}
 	return &Service{engine: e, region: cfg.Region, quotas: cfg.Quotas, tokenLifetime: cfg.TokenLifetime,
-		now: cfg.Now, NodeID: chat.NewID()}
+		reach: cfg.Reach, now: cfg.Now, NodeID: chat.NewID()}
 }
 
 // Region is the region the service runs in.

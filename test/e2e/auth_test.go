@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 
 	"github.com/ivschatd/ivschatd/internal/api"
+	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/server"
 	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
@@ -265,7 +266,8 @@ func TestPrincipalWithoutPermission(t *testing.T) {
 func TestAccountIsolation(t *testing.T) {
 	const accountA, accountB = "111111111111", "222222222222"
 	srv := startServer(t, func(cfg *server.Config) {
-		withPrincipals(t,
+		// A's logging configuration ships to a bucket the operator gave A.
+		withCredentials(t, map[string]chat.Allowance{accountA: {S3: []string{"chat-logs"}}},
 			testPrincipal{AccessKeyID: "AKIDA", SecretAccessKey: "secret-a", AccountID: accountA},
 			testPrincipal{AccessKeyID: "AKIDB", SecretAccessKey: "secret-b", AccountID: accountB})(cfg)
 		cfg.MaxRooms = 2

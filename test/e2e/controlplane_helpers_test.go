@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 
 	"github.com/ivschatd/ivschatd/internal/api"
+	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/server"
 	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
@@ -192,7 +193,18 @@ type testPrincipal struct {
 // withPrincipals writes a credentials file and points the server at it.
 func withPrincipals(t testing.TB, ps ...testPrincipal) func(*server.Config) {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{"principals": ps})
+	return withCredentials(t, nil, ps...)
+}
+
+// withCredentials writes a credentials file of principals and what their accounts may name
+// beyond their own, and points the server at it.
+func withCredentials(t testing.TB, allow map[string]chat.Allowance, ps ...testPrincipal) func(*server.Config) {
+	t.Helper()
+	accounts := map[string]any{}
+	for account, a := range allow {
+		accounts[account] = map[string]any{"allow": a}
+	}
+	b, err := json.Marshal(map[string]any{"principals": ps, "accounts": accounts})
 	if err != nil {
 		t.Fatal(err)
 	}
