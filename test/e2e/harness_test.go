@@ -39,6 +39,26 @@ func startServer(t testing.TB, change func(*server.Config)) *server.Server {
 	return srv
 }
 
+// startNode runs a node that the test stops itself with stopNode, so that another can be
+// started on the same data dir.
+func startNode(t testing.TB, cfg server.Config) *server.Server {
+	t.Helper()
+	srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("start ivschatd: %v", err)
+	}
+	return srv
+}
+
+func stopNode(t testing.TB, srv *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
 // client is the official Go SDK client pointed at a node with the given key pair.
 func client(srv *server.Server, accessKeyID, secret string) *ivschat.Client {
 	return sdkclient.IVSChat(srv.URL(), "us-east-1", accessKeyID, secret, "")

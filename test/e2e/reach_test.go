@@ -2,14 +2,11 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
@@ -61,6 +58,19 @@ func (iv *invocations) of(fn string) int {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	return iv.count[fn]
+}
+
+// wantReviewedBy sends a message the handler rewrites and checks that fn reviewed it: the
+// member gets the rewritten message, and fn has been invoked once in all.
+func wantReviewedBy(t testing.TB, iv *invocations, m *member, fn string) {
+	t.Helper()
+	m.send(map[string]any{"Action": "SEND_MESSAGE", "RequestId": "r1", "Content": "rewrite me"})
+	if f := m.next(); f.Type != "MESSAGE" || f.Content != "rewritten" {
+		t.Fatalf("got %+v, want the message as the handler rewrote it", f)
+	}
+	if n := iv.of(fn); n != 1 {
+		t.Fatalf("%s invoked %d times, want 1", fn, n)
+	}
 }
 
 // wantAccessDenied checks a refusal: a 403 AccessDeniedException whose message names the resource.
@@ -162,14 +172,7 @@ func TestCrossAccountResources(t *testing.T) {
 	t.Run("an account names its own function without an allowance, and the handler reviews its messages", func(t *testing.T) {
 		_, err := a.UpdateRoom(ctx, &ivschat.UpdateRoomInput{Identifier: roomA.Arn, MessageReviewHandler: handler(ownFunction)})
 		mustNoErr(t, err)
-		m := join(t, srv, newToken(t, a, roomA.Arn, "alice", capSend))
-		m.send(map[string]any{"Action": "SEND_MESSAGE", "RequestId": "r1", "Content": "rewrite me"})
-		if f := m.next(); f.Type != "MESSAGE" || f.Content != "rewritten" {
-			t.Fatalf("got %+v", f)
-		}
-		if n := iv.of(ownFunction); n != 1 {
-			t.Fatalf("own function invoked %d times, want 1", n)
-		}
+		wantReviewedBy(t, &iv, join(t, srv, newToken(t, a, roomA.Arn, "alice", capSend)), ownFunction)
 	})
 
 	t.Run("the allowance lets B name the other account's function and destinations", func(t *testing.T) {
@@ -178,14 +181,7 @@ func TestCrossAccountResources(t *testing.T) {
 			_, err := b.CreateLoggingConfiguration(ctx, &ivschat.CreateLoggingConfigurationInput{DestinationConfiguration: d})
 			mustNoErr(t, err)
 		}
-		m := join(t, srv, newToken(t, b, r.Arn, "bob", capSend))
-		m.send(map[string]any{"Action": "SEND_MESSAGE", "RequestId": "r1", "Content": "rewrite me"})
-		if f := m.next(); f.Type != "MESSAGE" || f.Content != "rewritten" {
-			t.Fatalf("got %+v", f)
-		}
-		if n := iv.of(foreignFunction); n != 1 {
-			t.Fatalf("allowed function invoked %d times, want 1", n)
-		}
+		wantReviewedBy(t, &iv, join(t, srv, newToken(t, b, r.Arn, "bob", capSend)), foreignFunction)
 	})
 }
 
@@ -200,28 +196,17 @@ func TestWithdrawnAllowance(t *testing.T) {
 		cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
 		withCredentials(t, allow, principal, other)(&cfg)
 		cfg.Review.HTTPEndpoints = endpoints
-		srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatalf("start ivschatd: %v", err)
-		}
-		return srv
-	}
-	stop := func(srv *server.Server) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+		return startNode(t, cfg)
 	}
 	srv := start(map[string]chat.Allowance{tenantB: {Lambda: []string{foreignFunction}}})
 	c := client(srv, "AKIDB", "secret-b")
 	lenient := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(foreignFunction), FallbackResult: types.FallbackResultAllow}})
 	strict := newRoom(t, c, &ivschat.CreateRoomInput{MessageReviewHandler: &types.MessageReviewHandler{Uri: aws.String(foreignFunction), FallbackResult: types.FallbackResultDeny}})
-	stop(srv)
+	stopNode(t, srv)
 
 	// The operator withdraws the allowance and restarts: the rooms still name the function.
 	srv = start(nil)
-	defer stop(srv)
+	defer stopNode(t, srv)
 	c = client(srv, "AKIDB", "secret-b")
 	for _, tc := range []struct {
 		rule     string
@@ -269,12 +254,5 @@ func TestSingleAccountReachesEverything(t *testing.T) {
 		_, err := c.CreateLoggingConfiguration(ctx, &ivschat.CreateLoggingConfigurationInput{DestinationConfiguration: d})
 		mustNoErr(t, err)
 	}
-	m := join(t, srv, newToken(t, c, r.Arn, "alice", capSend))
-	m.send(map[string]any{"Action": "SEND_MESSAGE", "RequestId": "r1", "Content": "rewrite me"})
-	if f := m.next(); f.Type != "MESSAGE" || f.Content != "rewritten" {
-		t.Fatalf("got %+v", f)
-	}
-	if n := iv.of(foreignFunction); n != 1 {
-		t.Fatalf("function invoked %d times, want 1", n)
-	}
+	wantReviewedBy(t, &iv, join(t, srv, newToken(t, c, r.Arn, "alice", capSend)), foreignFunction)
 }

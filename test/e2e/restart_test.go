@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -103,26 +101,15 @@ func TestRestartKeepsEverything(t *testing.T) {
 	start := func() *server.Server {
 		cfg := server.DefaultConfig()
 		cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
-		srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatalf("start ivschatd: %v", err)
-		}
-		return srv
-	}
-	stop := func(srv *server.Server) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+		return startNode(t, cfg)
 	}
 
 	first := start()
 	w := writeEverything(t, devClient(first))
-	stop(first)
+	stopNode(t, first)
 
 	second := start()
-	defer stop(second)
+	defer stopNode(t, second)
 	checkEverything(t, devClient(second), w)
 }
 
