@@ -1,5 +1,7 @@
 // Package chat is the domain of ivschatd: rooms, logging configurations, chat tokens,
-// messaging payloads, identifiers and the limits the IVS Chat APIs impose on them.
+// messaging payloads, identifiers and the limits the IVS Chat APIs impose on them; and the
+// room signals that every node serving a room acts on, with the Broker seam that carries
+// them (the engine implements it over NATS; MemoryBus joins nodes inside one process).
 // It does no I/O; transports and the engine build on it.
 package chat
 

@@ -1,6 +1,7 @@
 // Package engine is ivschatd's only contact with NATS: it runs JetStream inside the process
 // or joins an external NATS cluster, and offers what the rest of the server needs from it:
-// tables of resources, single-use token claims, the sealing keyring, and room subjects.
+// tables of resources, single-use token claims, the sealing keyring, and the Broker of room
+// signals.
 //
 // Healthy says whether the NATS connection is up (liveness); Ready says, within about a
 // second, whether a write to the store succeeds right now (readiness), and if not why.
@@ -85,8 +86,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.URL == "" {
 		err = e.startEmbedded()
 	} else {
-		e.nc, err = nats.Connect(cfg.URL, nats.Name("ivschatd"), nats.MaxReconnects(-1), e.errorHandler(),
-			nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))
+		e.nc, err = nats.Connect(cfg.URL, append(e.connOptions(), nats.MaxReconnects(-1),
+			nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))...)
 	}
 	if err != nil {
 		e.Close()
@@ -126,7 +127,7 @@ func (e *Engine) startEmbedded() error {
 		return errors.New("engine: embedded NATS did not start within 30s")
 	}
 	e.embedded = ns
-	e.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("ivschatd"), e.errorHandler())
+	e.nc, err = nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns))...)
 	if err != nil {
 		return fmt.Errorf("engine: connect to embedded NATS: %w", err)
 	}
@@ -223,6 +224,14 @@ func (e *Engine) ClaimToken(ctx context.Context, tokenID string, expires time.Ti
 		return false, fmt.Errorf("engine: claim token: %w", err)
 	}
 	return true, nil
+}
+
+// connOptions are the options of the engine's connection, embedded or external. NoEcho keeps
+// the server from returning what this node publishes on room subjects (the Broker hands it
+// to the node's own members itself); JetStream's deliveries come from the server, not from
+// this connection, so KV watches and consumers still see this node's own writes.
+func (e *Engine) connOptions() []nats.Option {
+	return []nats.Option{nats.Name("ivschatd"), nats.NoEcho(), e.errorHandler()}
 }
 
 // errorHandler reports the client library's asynchronous errors, except while closing, when

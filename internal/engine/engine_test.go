@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -471,91 +470,6 @@ func TestSharedEngineState(t *testing.T) {
 			}
 		}
 	})
-	t.Run("a signal published on one node reaches the other", func(t *testing.T) {
-		got := make(chan RoomSignal, 1)
-		sub, err := b.SubscribeRoom(acct, "SSSSSSSSSSSS", func(s RoomSignal) { got <- s })
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sub.Unsubscribe()
-		if err := b.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.PublishRoom(acct, "SSSSSSSSSSSS", RoomSignal{Kind: SignalDeliver, Payload: []byte(`{}`), Origin: "a"}); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case s := <-got:
-			if s.Kind != SignalDeliver || s.Origin != "a" || string(s.Payload) != `{}` {
-				t.Fatalf("signal = %+v", s)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("no signal")
-		}
-	})
-}
-
-func TestRoomSignals(t *testing.T) {
-	e := openEngine(t, t.TempDir())
-	got := make(chan RoomSignal, 100)
-	sub, err := e.SubscribeRoom(acct, "RRRRRRRRRRRR", func(s RoomSignal) { got <- s })
-	if err != nil {
-		t.Fatal(err)
-	}
-	elsewhere := make(chan RoomSignal, 100)
-	sub2, err := e.SubscribeRoom(acct, "OOOOOOOOOOOO", func(s RoomSignal) { elsewhere <- s })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub2.Unsubscribe()
-	sub3, err := e.SubscribeRoom(other, "RRRRRRRRRRRR", func(s RoomSignal) { elsewhere <- s })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub3.Unsubscribe()
-
-	signals := []RoomSignal{
-		{Kind: SignalDeliver, Payload: chat.Encode(chat.NewEvent("AYk6xKitV4On", "", "join", nil, time.Now())), Origin: "node-1"},
-		{Kind: SignalDisconnect, Payload: []byte(`{"Type":"EVENT"}`), UserID: "alice", Origin: "node-2"},
-		{Kind: SignalDisconnect, UserID: " spaced user ", Origin: "node-1"},
-		{Kind: SignalDisconnect, UserID: "line\r\nIvschat-Signal: deleted", Origin: "node-1"},
-		{Kind: SignalDisconnect, UserID: "ユーザー😀:x=y;z", Origin: "node-1"},
-		{Kind: SignalDisconnect, UserID: "100%25 real+user", Origin: "node-1"},
-		{Kind: SignalUpdated, Payload: []byte(`{"id":"RRRRRRRRRRRR"}`)},
-		{Kind: SignalDeleted},
-	}
-	for _, s := range signals {
-		if err := e.PublishRoom(acct, "RRRRRRRRRRRR", s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i, want := range signals {
-		select {
-		case s := <-got:
-			if s.Kind != want.Kind || s.UserID != want.UserID || s.Origin != want.Origin || !bytes.Equal(s.Payload, want.Payload) {
-				t.Errorf("signal %d = {%s %q %q %q}, want {%s %q %q %q}", i, s.Kind, s.Payload, s.UserID, s.Origin, want.Kind, want.Payload, want.UserID, want.Origin)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("signal %d did not arrive", i)
-		}
-	}
-	if err := sub.Unsubscribe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.PublishRoom(acct, "RRRRRRRRRRRR", RoomSignal{Kind: SignalDeleted}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond)
-	select {
-	case s := <-got:
-		t.Fatalf("signal after unsubscribe: %+v", s)
-	case s := <-elsewhere:
-		t.Fatalf("a signal reached another room or account: %+v", s)
-	default:
-	}
 }
 
 // clientGoroutines returns the stacks of goroutines of the NATS client or of this package,
@@ -586,7 +500,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.SubscribeRoom(acct, "RRRRRRRRRRRR", func(RoomSignal) {}); err != nil {
+			if err := NewBroker(e).Subscribe(chat.RoomKey{Account: acct, ID: "RRRRRRRRRRRR"}); err != nil {
 				t.Fatal(err)
 			}
 			e.Close()

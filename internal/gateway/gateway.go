@@ -1,6 +1,7 @@
 // Package gateway is the IVS Chat messaging API: WebSocket connections authenticated by chat
 // tokens, the publish actions, and fan-out of each room's messages and events to its members
-// on this node.
+// on this node. It is the handler of the broker's room signals (chat.Broker): it subscribes to
+// a room while the room has members here, and never sees NATS.
 package gateway
 
 import (
@@ -66,6 +67,7 @@ func DefaultConfig() Config {
 type Gateway struct {
 	cfg      Config
 	service  *service.Service
+	broker   chat.Broker
 	reviewer *review.Reviewer
 	log      *slog.Logger
 
@@ -76,16 +78,19 @@ type Gateway struct {
 	stop        chan struct{}
 }
 
-// New makes a gateway over the service.
-func New(s *service.Service, reviewer *review.Reviewer, cfg Config, log *slog.Logger) *Gateway {
-	g := &Gateway{cfg: cfg, service: s, reviewer: reviewer, log: log, stop: make(chan struct{})}
+// New makes a gateway over the service, and registers it as the handler of every room's
+// signals on b, the broker the service publishes through.
+func New(s *service.Service, b chat.Broker, reviewer *review.Reviewer, cfg Config, log *slog.Logger) *Gateway {
+	g := &Gateway{cfg: cfg, service: s, broker: b, reviewer: reviewer, log: log, stop: make(chan struct{})}
 	for i := range g.hubs {
-		g.hubs[i].hubs = map[string]*hub{}
+		g.hubs[i].hubs = map[chat.RoomKey]*hub{}
 	}
-	s.SetLocalDispatch(g.dispatchLocal)
-	go g.pingLoop()
+	b.Register(g)
 	return g
 }
+
+// Start runs what the gateway does on its own: pinging idle connections, until Shutdown.
+func (g *Gateway) Start() { go g.pingLoop() }
 
 // Connections is how many members are connected to this node.
 func (g *Gateway) Connections() int64 { return g.connections.Load() }
@@ -211,11 +216,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) catchUp(ctx context.Context, c *conn) bool {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.HandshakeTimeout)
 	defer cancel()
-	if g.service.Engine().Rooms.Sync(ctx) != nil {
+	cur, found, err := g.service.CurrentRoom(ctx, c.hub.key)
+	if err != nil {
 		return true // the engine is unsure; keep the settings the token was checked against
 	}
-	cur, ok := g.service.Room(c.hub.account, c.hub.roomID)
-	if !ok {
+	if !found {
 		return false
 	}
 	c.hub.refresh(cur)

@@ -2,29 +2,25 @@ package gateway
 
 import (
 	"encoding/json"
-	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
-	"github.com/ivschatd/ivschatd/internal/engine"
 )
 
-// hub is one room on this node: its local members and its subscription to the room's
-// subject. It exists while the room has local members.
+// hub is one room on this node: its local members, while it has any; the gateway is
+// subscribed to the room's signals for as long.
 type hub struct {
-	gw      *Gateway
-	account string
-	roomID  string
-	room    atomic.Pointer[chat.Room]
+	gw   *Gateway
+	key  chat.RoomKey
+	room atomic.Pointer[chat.Room]
 
 	mu      sync.RWMutex
 	members map[*conn]struct{}
-	sub     engine.Subscription
 
 	// dispatchMu makes the room's signals reach every local member in one order, whether a
-	// signal comes from this node's own publishers or from the engine.
+	// signal comes from this node's own publishers or from another node.
 	dispatchMu sync.Mutex
 
 	rateMu sync.Mutex
@@ -36,31 +32,35 @@ const hubShards = 64
 
 type hubShard struct {
 	mu   sync.Mutex
-	hubs map[string]*hub
+	hubs map[chat.RoomKey]*hub
 }
 
-func shardOf(shards *[hubShards]hubShard, key string) *hubShard {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return &shards[h.Sum32()%hubShards]
+// shardOf picks a room's shard by the FNV-1a hash of its key, without allocating: it runs
+// for every signal.
+func shardOf(shards *[hubShards]hubShard, key chat.RoomKey) *hubShard {
+	h := uint32(2166136261)
+	for _, s := range [2]string{key.Account, key.ID} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+	}
+	return &shards[h%hubShards]
 }
 
-// join adds a connection to its room's hub, creating the hub and its subscription on the
-// first local member.
+// join adds a connection to its room's hub, creating the hub and subscribing to the room's
+// signals on the first local member.
 func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
-	key := room.Account + "." + room.ID
+	key := room.Key()
 	sh := shardOf(&g.hubs, key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	h := sh.hubs[key]
 	if h == nil {
-		h = &hub{gw: g, account: room.Account, roomID: room.ID, members: map[*conn]struct{}{}}
+		h = &hub{gw: g, key: key, members: map[*conn]struct{}{}}
 		h.room.Store(room)
-		sub, err := g.service.Engine().SubscribeRoom(room.Account, room.ID, h.onRemoteSignal)
-		if err != nil {
+		if err := g.broker.Subscribe(key); err != nil {
 			return false, err
 		}
-		h.sub = sub
 		sh.hubs[key] = h
 		fresh = true
 	}
@@ -79,19 +79,18 @@ func (h *hub) refresh(r *chat.Room) {
 	}
 }
 
-// leave removes a connection; the last one out ends the hub's subscription.
+// leave removes a connection; the last one out unsubscribes from the room's signals.
 func (h *hub) leave(c *conn) {
-	key := h.account + "." + h.roomID
-	sh := shardOf(&h.gw.hubs, key)
+	sh := shardOf(&h.gw.hubs, h.key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	h.mu.Lock()
 	delete(h.members, c)
 	empty := len(h.members) == 0
 	h.mu.Unlock()
-	if empty && sh.hubs[key] == h {
-		delete(sh.hubs, key)
-		_ = h.sub.Unsubscribe()
+	if empty && sh.hubs[h.key] == h {
+		delete(sh.hubs, h.key)
+		_ = h.gw.broker.Unsubscribe(h.key)
 	}
 }
 
@@ -130,51 +129,43 @@ func (h *hub) broadcast(f []byte) {
 	}
 }
 
-// onRemoteSignal takes the room subject's signals. This node's own come back too; they were
-// dispatched when published (see dispatchLocal) and are dropped here.
-func (h *hub) onRemoteSignal(s engine.RoomSignal) {
-	if s.Origin == h.gw.service.NodeID {
-		return
-	}
-	h.dispatch(s)
-}
-
-// dispatchLocal hands a signal this node published to the room's members here, if any.
-func (g *Gateway) dispatchLocal(account, roomID string, s engine.RoomSignal) {
-	key := account + "." + roomID
-	sh := shardOf(&g.hubs, key)
+// HandleSignal hands a room's signal to the room's members on this node, if any: the
+// gateway is the broker's handler of every room.
+func (g *Gateway) HandleSignal(room chat.RoomKey, s chat.Signal, local bool) {
+	sh := shardOf(&g.hubs, room)
 	sh.mu.Lock()
-	h := sh.hubs[key]
+	h := sh.hubs[room]
 	sh.mu.Unlock()
 	if h != nil {
-		h.dispatch(s)
+		h.dispatch(s, local)
 	}
 }
 
-// dispatch acts on one of the room's signals.
-func (h *hub) dispatch(s engine.RoomSignal) {
+// dispatch acts on one of the room's signals; local says this node published it.
+func (h *hub) dispatch(s chat.Signal, local bool) {
 	h.dispatchMu.Lock()
 	defer h.dispatchMu.Unlock()
 	switch s.Kind {
-	case engine.SignalDeliver:
-		if s.CountsTowardRate && s.Origin != h.gw.service.NodeID {
+	case chat.SignalDeliver:
+		// A send admitted here was counted when it was admitted.
+		if s.CountsTowardRate && !local {
 			h.rateMu.Lock()
 			h.rate.record(time.Now())
 			h.rateMu.Unlock()
 		}
 		h.broadcast(frame(opText, s.Payload))
-	case engine.SignalDisconnect:
+	case chat.SignalDisconnect:
 		h.broadcast(frame(opText, s.Payload))
 		for _, c := range h.list(func(c *conn) bool { return c.token.UserID == s.UserID }) {
 			c.closeWith(closeNormal, "disconnected by a moderator")
 		}
-	case engine.SignalUpdated:
+	case chat.SignalUpdated:
 		var r chat.Room
 		// Updates made on two nodes at once may arrive in either order; the newer one stays.
-		if json.Unmarshal(s.Payload, &r) == nil && r.ID == h.roomID {
+		if json.Unmarshal(s.Payload, &r) == nil && r.ID == h.key.ID {
 			h.refresh(&r)
 		}
-	case engine.SignalDeleted:
+	case chat.SignalDeleted:
 		f := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeNotFound, "the room has been deleted")))
 		for _, c := range h.list(nil) {
 			c.enqueue(f)

@@ -1,46 +1,139 @@
 package gateway
 
 import (
+	"bytes"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
-	"github.com/ivschatd/ivschatd/internal/engine"
 )
 
-// noSubscription stands for the engine's subscription of a hub built without an engine.
-type noSubscription struct{}
+// testNode is a gateway without a service or listener, on a broker of an in-memory bus: its
+// rooms' fan-out is the real one, between nodes in this process.
+func testNode(b chat.Broker, cfg Config) *Gateway {
+	return New(nil, b, nil, cfg, slog.New(slog.DiscardHandler))
+}
 
-func (noSubscription) Unsubscribe() error { return nil }
+// testMember joins a member that never completes its handshake: what it is sent stays in
+// its queue, to be read by the test.
+func testMember(t *testing.T, g *Gateway, room *chat.Room, user string) *conn {
+	t.Helper()
+	c := &conn{gw: g, token: &chat.Token{UserID: user}}
+	g.wg.Add(1)
+	g.connections.Add(1)
+	if _, err := g.join(c, room); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// queued is what a member has been sent and not yet written.
+func (c *conn) queued() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.pending...)
+}
+
+func testRoom(rate int) *chat.Room {
+	return &chat.Room{Account: "123456789012", ID: "AbCdEfGhIjKl", MaximumMessageRatePerSecond: rate}
+}
+
+func TestRoomSignalsOnTheBus(t *testing.T) {
+	cfg := Config{QueueFrames: 16}
+	deliver := func(payload string, counts bool) chat.Signal {
+		return chat.Signal{Kind: chat.SignalDeliver, Payload: []byte(payload), CountsTowardRate: counts}
+	}
+	t.Run("a signal reaches the room's members on every node, framed once, in publish order", func(t *testing.T) {
+		bus := chat.NewMemoryBus()
+		a, b := bus.Node(), bus.Node()
+		ga, gb := testNode(a, cfg), testNode(b, cfg)
+		room := testRoom(10)
+		members := []*conn{testMember(t, ga, room, "a1"), testMember(t, ga, room, "a2"), testMember(t, gb, room, "b1")}
+		for _, p := range []string{`"one"`, `"two"`} {
+			if err := a.Publish(room.Key(), deliver(p, false)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := [][]byte{frame(opText, []byte(`"one"`)), frame(opText, []byte(`"two"`))}
+		for _, m := range members {
+			got := m.queued()
+			if len(got) != len(want) || !bytes.Equal(got[0], want[0]) || !bytes.Equal(got[1], want[1]) {
+				t.Fatalf("member %s got %q, want %q", m.token.UserID, got, want)
+			}
+		}
+		if q0, q1 := members[0].queued(), members[1].queued(); &q0[0][0] != &q1[0][0] {
+			t.Fatal("two members of one node got separate copies of one frame")
+		}
+	})
+	t.Run("a send admitted on this node counts once toward the room's rate; one from another node counts too", func(t *testing.T) {
+		bus := chat.NewMemoryBus()
+		a, b := bus.Node(), bus.Node()
+		ga, gb := testNode(a, cfg), testNode(b, cfg)
+		room := testRoom(2)
+		ha, hb := testMember(t, ga, room, "a").hub, testMember(t, gb, room, "b").hub
+		now := time.Now()
+		if !ha.admitMessage(now) {
+			t.Fatal("the first send was refused")
+		}
+		if err := a.Publish(room.Key(), deliver(`"m"`, true)); err != nil {
+			t.Fatal(err)
+		}
+		if !ha.admitMessage(now) {
+			t.Fatal("the publishing node counted its own send twice")
+		}
+		if !hb.admitMessage(now) {
+			t.Fatal("the other node refused its first send with one slot free")
+		}
+		if hb.admitMessage(now) {
+			t.Fatal("the other node did not count the send it received")
+		}
+	})
+	t.Run("the last member to leave a node ends its hub; the next one starts a fresh one", func(t *testing.T) {
+		bus := chat.NewMemoryBus()
+		a, b := bus.Node(), bus.Node()
+		ga, gb := testNode(a, cfg), testNode(b, cfg)
+		room := testRoom(10)
+		m := testMember(t, gb, room, "b")
+		m.teardown()
+		testMember(t, ga, room, "a")
+		if err := a.Publish(room.Key(), deliver(`"m"`, false)); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.queued()) != 0 || gb.Connections() != 0 {
+			t.Fatal("a member that left still gets the room's signals")
+		}
+		again := testMember(t, gb, room, "b")
+		if err := a.Publish(room.Key(), deliver(`"n"`, false)); err != nil {
+			t.Fatal(err)
+		}
+		if got := again.queued(); len(got) != 1 {
+			t.Fatalf("a member who joined again got %q", got)
+		}
+	})
+}
 
 // A signal that closes members may find a member's queue full; that member is dropped from
 // the room, which takes the room's member lock, so the signal must not hold it meanwhile.
 func TestSignalsThatCloseMembersDropThoseWhoseQueueIsFull(t *testing.T) {
 	for _, tc := range []struct {
 		rule   string
-		signal engine.RoomSignal
+		signal chat.Signal
 	}{
-		{"a room deleted while a member's queue is full drops the member", engine.RoomSignal{Kind: engine.SignalDeleted}},
-		{"a user disconnected while its queue is full is dropped", engine.RoomSignal{Kind: engine.SignalDisconnect, UserID: "stuck", Payload: []byte(`{}`)}},
+		{"a room deleted while a member's queue is full drops the member", chat.Signal{Kind: chat.SignalDeleted}},
+		{"a user disconnected while its queue is full is dropped", chat.Signal{Kind: chat.SignalDisconnect, UserID: "stuck", Payload: []byte(`{}`)}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			// A one-frame queue: the signal's own frame fills it, so the close frame after it
 			// does not fit.
-			gw := &Gateway{cfg: Config{QueueFrames: 1}, log: slog.New(slog.DiscardHandler)}
-			for i := range gw.hubs {
-				gw.hubs[i].hubs = map[string]*hub{}
-			}
-			h := &hub{gw: gw, account: "123456789012", roomID: "AbCdEfGhIjKl", members: map[*conn]struct{}{}, sub: noSubscription{}}
-			shardOf(&gw.hubs, h.account+"."+h.roomID).hubs[h.account+"."+h.roomID] = h
-			c := &conn{gw: gw, hub: h, token: &chat.Token{UserID: "stuck"}}
-			h.members[c] = struct{}{}
-			gw.wg.Add(1)
-			gw.connections.Add(1)
+			broker := chat.NewMemoryBus().Node()
+			gw := testNode(broker, Config{QueueFrames: 1})
+			room := testRoom(10)
+			c := testMember(t, gw, room, "stuck")
 
 			done := make(chan struct{})
 			go func() {
-				h.dispatch(tc.signal)
+				_ = broker.Publish(room.Key(), tc.signal)
 				close(done)
 			}()
 			select {
@@ -48,8 +141,8 @@ func TestSignalsThatCloseMembersDropThoseWhoseQueueIsFull(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the signal never finished: dropping the member waited on the lock the signal held")
 			}
-			if len(h.list(nil)) != 0 || gw.Connections() != 0 {
-				t.Fatalf("the member was not dropped: %d members, %d connections", len(h.list(nil)), gw.Connections())
+			if len(c.hub.list(nil)) != 0 || gw.Connections() != 0 {
+				t.Fatalf("the member was not dropped: %d members, %d connections", len(c.hub.list(nil)), gw.Connections())
 			}
 		})
 	}

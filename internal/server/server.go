@@ -116,13 +116,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	svc := service.New(eng, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime, Reach: reach,
+	broker := engine.NewBroker(eng)
+	svc := service.New(eng, broker, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime, Reach: reach,
 		Quotas: service.Quotas{MaxRooms: cfg.MaxRooms, MaxLoggingConfigurations: cfg.MaxLoggingConfigurations}})
 	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1)}
 	s.shipper = startChatlog(eng, cfg, log)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	s.gateway = gateway.New(svc, review.New(cfg.Review), cfg.Gateway, log)
+	s.gateway = gateway.New(svc, broker, review.New(cfg.Review), cfg.Gateway, log)
+	s.gateway.Start()
 	controlPlane := api.New(svc, principals, cfg.API, log)
 	// One listener serves both APIs: WebSocket upgrades go to the messaging gateway.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -171,6 +173,10 @@ func (s *Server) WSURL() string {
 
 // Service is the node's IVS Chat service.
 func (s *Server) Service() *service.Service { return s.service }
+
+// Engine is the node's engine, for tests that reach below the service (sealing a token the
+// API would not issue, say).
+func (s *Server) Engine() *engine.Engine { return s.engine }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if !s.engine.Healthy() {

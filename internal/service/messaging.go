@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
-	"github.com/ivschatd/ivschatd/internal/engine"
 )
 
 // IssuedToken is a sealed chat token with its deadlines.
@@ -68,8 +67,16 @@ func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *ch
 	return grant, room, nil
 }
 
-// Room returns a room by account and id, as the gateway needs it for live connections.
-func (s *Service) Room(account, id string) (*chat.Room, bool) { return s.engine.Rooms.Get(account, id) }
+// CurrentRoom reads a room after bringing this node's index up to every write acknowledged
+// in the cluster; found is false if the room is gone. An error means the engine could not
+// say, and the caller keeps the settings it has.
+func (s *Service) CurrentRoom(ctx context.Context, key chat.RoomKey) (room *chat.Room, found bool, err error) {
+	if err := s.engine.Rooms.Sync(ctx); err != nil {
+		return nil, false, err
+	}
+	room, found = s.engine.Rooms.Get(key.Account, key.ID)
+	return room, found, nil
+}
 
 // Deliver sends an encoded MESSAGE or EVENT to every member of the room on every node, after
 // its chat-log record is stored.
@@ -86,7 +93,7 @@ func (s *Service) deliver(room *chat.Room, payload []byte, countsTowardRate bool
 	if err := s.record(room, payload); err != nil {
 		return err
 	}
-	return s.announce(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDeliver, Payload: payload,
+	return s.broker.Publish(room.Key(), chat.Signal{Kind: chat.SignalDeliver, Payload: payload,
 		CountsTowardRate: countsTowardRate})
 }
 
@@ -97,7 +104,7 @@ func (s *Service) Disconnect(room *chat.Room, eventID, requestID, userID, reason
 	if err := s.record(room, event); err != nil {
 		return err
 	}
-	return s.announce(room.Account, room.ID, engine.RoomSignal{Kind: engine.SignalDisconnect, Payload: event, UserID: userID})
+	return s.broker.Publish(room.Key(), chat.Signal{Kind: chat.SignalDisconnect, Payload: event, UserID: userID})
 }
 
 // SendEvent sends an application event to the room and returns its id.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
-	"github.com/ivschatd/ivschatd/internal/engine"
 )
 
 // CreateRoom creates a room in the caller's account.
@@ -84,7 +83,7 @@ func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.Updat
 		return nil, mapEngineError(err, a)
 	}
 	// The new settings travel with the signal: another node's index may not have them yet.
-	_ = s.announce(account, a.ID, engine.RoomSignal{Kind: engine.SignalUpdated, Payload: chat.Encode(r)})
+	_ = s.broker.Publish(chat.RoomKey{Account: account, ID: a.ID}, chat.Signal{Kind: chat.SignalUpdated, Payload: chat.Encode(r)})
 	return r, nil
 }
 
@@ -100,7 +99,7 @@ func (s *Service) DeleteRoom(ctx context.Context, account, identifier string) er
 	if err := s.engine.Rooms.Delete(ctx, account, a.ID); err != nil {
 		return mapEngineError(err, a)
 	}
-	_ = s.announce(account, a.ID, engine.RoomSignal{Kind: engine.SignalDeleted})
+	_ = s.broker.Publish(chat.RoomKey{Account: account, ID: a.ID}, chat.Signal{Kind: chat.SignalDeleted})
 	return nil
 }
 

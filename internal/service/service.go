@@ -29,32 +29,8 @@ type Service struct {
 	reach         chat.Reach
 	now           func() time.Time
 	accounts      accountLocks
-	// NodeID tags what this node publishes.
-	NodeID string
-	// local hands what this node publishes to its own members; see SetLocalDispatch.
-	local LocalDispatch
-}
-
-// LocalDispatch receives a signal this node has just published to a room, on the publishing
-// goroutine, so that members on this node get it without waiting for the engine to echo it
-// back. Other nodes get it through the engine.
-type LocalDispatch func(account, roomID string, s engine.RoomSignal)
-
-// SetLocalDispatch installs the node's local dispatch; the gateway calls it once, before
-// the node serves. Subscribers must then ignore signals that carry this node's NodeID.
-func (s *Service) SetLocalDispatch(d LocalDispatch) { s.local = d }
-
-// announce publishes a signal to a room on every node: through the engine to the others,
-// and straight to this node's members once the engine's client has accepted the publish.
-func (s *Service) announce(account, roomID string, sig engine.RoomSignal) error {
-	sig.Origin = s.NodeID
-	if err := s.engine.PublishRoom(account, roomID, sig); err != nil {
-		return err
-	}
-	if s.local != nil {
-		s.local(account, roomID, sig)
-	}
-	return nil
+	// broker carries room signals to the members on every node, this one included.
+	broker chat.Broker
 }
 
 // Config configures a Service.
@@ -68,8 +44,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// New makes a Service over an open engine.
-func New(e *engine.Engine, cfg Config) *Service {
+// New makes a Service over an open engine, publishing room signals through b.
+func New(e *engine.Engine, b chat.Broker, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -83,14 +59,11 @@ func New(e *engine.Engine, cfg Config) *Service {
 		cfg.Quotas.MaxLoggingConfigurations = chat.DefaultMaxLoggingConfigurations
 	}
 	return &Service{engine: e, region: cfg.Region, quotas: cfg.Quotas, tokenLifetime: cfg.TokenLifetime,
-		reach: cfg.Reach, now: cfg.Now, NodeID: chat.NewID()}
+		reach: cfg.Reach, now: cfg.Now, broker: b}
 }
 
 // Region is the region the service runs in.
 func (s *Service) Region() string { return s.region }
-
-// Engine is the engine the service keeps its state in.
-func (s *Service) Engine() *engine.Engine { return s.engine }
 
 // clock returns the current time in UTC at millisecond precision, the precision of the wire.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }

@@ -407,7 +407,7 @@ func TestSessionExpiry(t *testing.T) {
 	now := time.Now()
 	grant := &chat.Token{ID: chat.NewID(), RoomARN: *room.Arn, UserID: "brief",
 		TokenExpirationTime: now.Add(time.Minute), SessionExpirationTime: now.Add(500 * time.Millisecond)}
-	m := join(t, srv, srv.Service().Engine().Keyring().SealToken(grant))
+	m := join(t, srv, srv.Engine().Keyring().SealToken(grant))
 	t.Run("at session expiry the member gets ERROR 401 and a clean close", func(t *testing.T) {
 		if f := m.next(); f.Type != "ERROR" || f.ErrorCode != 401 {
 			t.Fatalf("got %+v", f)
@@ -432,7 +432,10 @@ func TestSlowAndDeadClients(t *testing.T) {
 
 	t.Run("a client that stops reading is dropped while the others get everything", func(t *testing.T) {
 		acct := srv.Service()
-		roomObj, _ := acct.Room("123456789012", idOf(*room.Arn))
+		roomObj, _, err := acct.CurrentRoom(context.Background(), chat.RoomKey{Account: "123456789012", ID: idOf(*room.Arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		const events = 3000
 		big := strings.Repeat("x", 8<<10)
 		var received atomic.Int64
