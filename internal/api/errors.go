@@ -80,3 +80,10 @@ func requestError(reason, message string) *wireError {
 	return &wireError{status: http.StatusBadRequest, code: "ValidationException",
 		body: map[string]any{"message": message, "reason": reason, "fieldList": []chat.FieldError{}}}
 }
+
+// WriteError answers a request with err in the shape of the control plane, for the parts of
+// the server that refuse a call before it reaches the API.
+func WriteError(w http.ResponseWriter, err error) {
+	w.Header().Set("x-amzn-RequestId", newRequestID())
+	toWire(err).write(w)
+}

@@ -102,10 +102,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dev {
+		if err := checkLoopbackListen("--addr", cfg.Addr); err != nil {
+			return nil, err
+		}
+		if cfg.WSAddr != "" {
+			if err := checkLoopbackListen("--ws-addr", cfg.WSAddr); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	// A name such as localhost is resolved by the listen itself; what it bound must be loopback too.
 	if dev && !isLoopback(ln.Addr()) {
 		ln.Close()
 		return nil, fmt.Errorf("refusing to listen on %s with the development credentials: configure --credentials or IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY, or listen on loopback", cfg.Addr)
@@ -134,7 +145,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		controlPlane.ServeHTTP(w, r)
 	})
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 120 * time.Second,
+	var handler http.Handler = mux
+	if dev {
+		handler = loopbackHostsOnly(mux)
+	}
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 120 * time.Second,
 		MaxHeaderBytes: MaxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() { s.done <- s.http.Serve(ln) }()
 	if cfg.WSAddr != "" {
@@ -142,6 +157,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			_ = s.Shutdown(context.Background())
 			return nil, fmt.Errorf("listen on %s: %w", cfg.WSAddr, err)
+		}
+		if dev && !isLoopback(wsln.Addr()) {
+			wsln.Close()
+			_ = s.Shutdown(context.Background())
+			return nil, checkLoopbackListen("--ws-addr", wsln.Addr().String())
 		}
 		s.wsListener = wsln
 		wsMux := http.NewServeMux()
@@ -153,7 +173,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			}
 			s.gateway.ServeHTTP(w, r)
 		})
-		s.wsHTTP = &http.Server{Handler: wsMux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
+		var wsHandler http.Handler = wsMux
+		if dev {
+			wsHandler = loopbackHostsOnly(wsMux)
+		}
+		s.wsHTTP = &http.Server{Handler: wsHandler, ReadHeaderTimeout: cfg.ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
 			ErrorLog: s.http.ErrorLog}
 		go func() { _ = s.wsHTTP.Serve(wsln) }()
 	}

@@ -225,6 +225,8 @@ type rawRequest struct {
 	Query  string
 	Body   []byte
 	Header map[string]string
+	// Host, when set, is sent (and signed) in place of the server's address.
+	Host string
 }
 
 // signing says how a raw request is signed.
@@ -275,6 +277,9 @@ func send(t testing.TB, srv *server.Server, req rawRequest, s signing) rawRespon
 		hr.Header.Set(k, v)
 	}
 	hr.URL.RawQuery = req.Query
+	if req.Host != "" {
+		hr.Host = req.Host
+	}
 	if !s.Unsigned {
 		signed := req.Body
 		if s.SignedBody != nil {

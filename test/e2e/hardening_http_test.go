@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/server"
@@ -216,5 +219,127 @@ func TestUnverifiedBodiesInFlightAreBounded(t *testing.T) {
 			t.Fatal("the bytes of a closed socket's body were never given back")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDevelopmentCredentialsServeOnlyLoopbackHostNames(t *testing.T) {
+	srv := startServer(t, func(cfg *server.Config) { cfg.WSAddr = "127.0.0.1:0" })
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL(), "http://"))
+	c := devClient(srv)
+	list := rawRequest{Method: "POST", Path: "/ListRooms", Body: []byte(`{}`)}
+	for _, tc := range []struct {
+		host   string
+		served bool
+	}{
+		{"localhost:" + port, true},
+		{"localhost", true},
+		{"127.0.0.1:" + port, true},
+		{"[::1]:" + port, true},
+		{"chat.localhost:" + port, true},
+		{"attacker.example", false},
+		{"attacker.example:" + port, false},
+		{"localhost.attacker.example:" + port, false},
+		{"127.0.0.1.attacker.example", false},
+		{"10.1.2.3:" + port, false},
+	} {
+		rule := "a request signed for Host " + tc.host + " is refused with 403"
+		if tc.served {
+			rule = "a request for Host " + tc.host + " is served"
+		}
+		t.Run(rule, func(t *testing.T) {
+			create := rawRequest{Method: "POST", Path: "/CreateRoom", Body: []byte(`{"name":"rebound"}`), Host: tc.host}
+			r := send(t, srv, create, devSigning())
+			if tc.served {
+				if r.Status != http.StatusOK {
+					t.Fatalf("CreateRoom for Host %s: %d %s", tc.host, r.Status, r.Body)
+				}
+				return
+			}
+			m := r.wantAWSError(t, http.StatusForbidden, "AccessDeniedException")
+			if msg := m["message"].(string); !strings.Contains(msg, "loopback") || !strings.Contains(msg, "rebound") {
+				t.Fatalf("the refusal does not say why: %q", msg)
+			}
+			req := list
+			req.Host = tc.host
+			send(t, srv, req, devSigning()).wantAWSError(t, http.StatusForbidden, "AccessDeniedException")
+		})
+	}
+	t.Run("a refused request changes nothing", func(t *testing.T) {
+		before, err := c.ListRooms(t.Context(), nil)
+		mustNoErr(t, err)
+		send(t, srv, rawRequest{Method: "POST", Path: "/CreateRoom", Body: []byte(`{}`), Host: "attacker.example"}, devSigning())
+		after, err := c.ListRooms(t.Context(), nil)
+		mustNoErr(t, err)
+		if len(after.Rooms) != len(before.Rooms) {
+			t.Fatalf("rooms %d → %d after a refused CreateRoom", len(before.Rooms), len(after.Rooms))
+		}
+	})
+
+	room := newRoom(t, c, nil)
+	for _, listener := range []struct{ name, url string }{
+		{"the main listener", "ws://" + strings.TrimPrefix(srv.URL(), "http://")},
+		{"the --ws-addr listener", srv.WSURL()},
+	} {
+		t.Run("a WebSocket handshake for Host attacker.example on "+listener.name+" is refused with 403", func(t *testing.T) {
+			token := newToken(t, c, room.Arn, "alice")
+			d := websocket.Dialer{Subprotocols: []string{token}, HandshakeTimeout: 10 * time.Second}
+			_, resp, err := d.Dial(listener.url, http.Header{"Host": {"attacker.example"}})
+			if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("handshake for attacker.example: %v, %v", resp, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(body), "loopback") {
+				t.Fatalf("the refusal does not say why: %q", body)
+			}
+			// The refusal happened before the token was looked at: it still opens a session.
+			ws, _, err := d.Dial(listener.url, http.Header{"Host": {"localhost"}})
+			if err != nil {
+				t.Fatalf("handshake for localhost with the same token: %v", err)
+			}
+			ws.Close()
+		})
+	}
+}
+
+func TestConfiguredCredentialsServeAnyHostName(t *testing.T) {
+	srv := startServer(t, withPrincipals(t, testPrincipal{AccessKeyID: "AKIDOPERATOR", SecretAccessKey: "operator-secret", AccountID: defaultAccount}))
+	s := signing{KeyID: "AKIDOPERATOR", Secret: "operator-secret", Region: "us-east-1", Service: "ivschat"}
+	r := send(t, srv, rawRequest{Method: "POST", Path: "/ListRooms", Body: []byte(`{}`), Host: "chat.example.com"}, s)
+	if r.Status != http.StatusOK {
+		t.Fatalf("ListRooms for Host chat.example.com with configured credentials: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestDevelopmentCredentialsAreRefusedOnANonLoopbackAddressBeforeBinding(t *testing.T) {
+	// Hold a port on every interface: a server that tried to bind it would fail with
+	// "address already in use" instead of the refusal.
+	held, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_, port, _ := net.SplitHostPort(held.Addr().String())
+	for _, tc := range []struct {
+		rule   string
+		change func(*server.Config)
+	}{
+		{"--addr 0.0.0.0 is refused", func(cfg *server.Config) { cfg.Addr = "0.0.0.0:" + port }},
+		{"--addr with no host is refused", func(cfg *server.Config) { cfg.Addr = ":" + port }},
+		{"--addr of a DNS name is refused", func(cfg *server.Config) { cfg.Addr = "example.com:" + port }},
+		{"--ws-addr 0.0.0.0 is refused", func(cfg *server.Config) { cfg.Addr = "127.0.0.1:0"; cfg.WSAddr = "0.0.0.0:" + port }},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			cfg := server.DefaultConfig()
+			cfg.DataDir = t.TempDir()
+			tc.change(&cfg)
+			srv, err := server.Start(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err == nil {
+				_ = srv.Shutdown(t.Context())
+				t.Fatal("the server started")
+			}
+			if !strings.Contains(err.Error(), "development credentials") || strings.Contains(err.Error(), "in use") {
+				t.Fatalf("error %q; want the refusal, before any listen", err)
+			}
+		})
 	}
 }
