@@ -567,7 +567,7 @@ func TestHandshakeThatNeverFinishesIsDropped(t *testing.T) {
 	}
 	defer conn.Close()
 	// Half a handshake, then silence.
-	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -695,7 +695,7 @@ func TestRequestSentWithTheHandshakeIsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	handshake := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	handshake := "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
 		"Sec-WebSocket-Protocol: " + token + "\r\n\r\n"
 	request := []byte(`{"Action":"SEND_MESSAGE","RequestId":"early","Content":"hi"}`)
