@@ -105,8 +105,11 @@ Flags:
 	}
 	fmt.Fprintf(stdout, "ivschatd listening on %s (region %s, %s); messaging at %s\n", srv.URL(), cfg.Region, engineDesc, srv.WSURL())
 	if srv.DevCredentials {
-		fmt.Fprintf(stdout, "development credentials: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (account %s)\n",
-			api.DevAccessKeyID, api.DevSecretAccessKey, cfg.AccountID)
+		// Two lines a user pastes into a shell: a comment, and what the SDKs and CLIs read
+		// (boto3 and the AWS CLI read AWS_DEFAULT_REGION, the Go and JS SDKs AWS_REGION).
+		fmt.Fprintf(stdout, "# development credentials, accepted on loopback only (account %s):\n", cfg.AccountID)
+		fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s AWS_REGION=%s\n",
+			api.DevAccessKeyID, api.DevSecretAccessKey, cfg.Region, cfg.Region)
 	}
 	select {
 	case <-ctx.Done():
