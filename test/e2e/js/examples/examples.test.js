@@ -73,29 +73,43 @@ function expectOutput(result, patterns) {
   }
 }
 
-/** Starts a long-running example (a shell command) and resolves with the URL from its "listening on" line. */
-function startListening(command, { env = {} } = {}) {
+/**
+ * Starts a long-running example (a shell command) and resolves with the URL of its
+ * "listening on" line, its output so far, stop() (SIGTERM to its process group), signal(),
+ * and `exited`, which resolves with its exit code and signal.
+ */
+function startListening(command, { env = {}, timeoutMs = 30_000 } = {}) {
   const argv = ['bash', '-c', command];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.add(child);
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} printed no URL within 30 s:\n${out}`)), 30_000);
+    const exited = new Promise((done) => {
+      child.once('exit', (code, signal) => {
+        children.delete(child);
+        clearTimeout(timer);
+        done({ code, signal });
+        reject(new Error(`${command} exited (${code}, ${signal}):\n${out}`));
+      });
+    });
+    const timer = setTimeout(() => reject(new Error(`${command} printed no URL within ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = (d) => {
       out += d;
       const m = /(https?:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1], output: () => out, stop: () => killGroup(child, 'SIGTERM') });
+        resolve({ url: m[1], output: () => out, exited, stop: () => killGroup(child, 'SIGTERM'), signal: (sig) => killGroup(child, sig) });
       }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (d) => { out += d; });
-    child.once('exit', (code) => {
-      children.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`${argv.join(' ')} exited (${code}):\n${out}`));
-    });
+  });
+}
+
+/** Resolves once a loopback port can be listened on again: whatever held it is gone. */
+function portIsFree(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject).listen(port, '127.0.0.1', () => s.close(resolve));
   });
 }
 
@@ -146,13 +160,29 @@ describe('examples/', { timeout: TIMEOUT_MS * 4 }, () => {
     if (bin) rmSync(bin, { recursive: true, force: true });
   });
 
-  it('the server prints the credentials as one line to paste into a shell, as the README shows', () => {
-    const printed = server.logs().split('\n');
-    const line = printed.find((l) => l.startsWith('export '));
+  it('quick start: go run ./cmd/ivschatd prints the README\'s credentials lines, and Ctrl-C stops the server too', { timeout: TIMEOUT_MS }, async () => {
+    const data = mkdtempSync(path.join(os.tmpdir(), 'ivschatd-quickstart-'));
+    try {
+      const quick = await startListening(`go run ./cmd/ivschatd --addr 127.0.0.1:0 --data-dir ${data}`, { timeoutMs: 110_000 });
+      const shown = markedBlocks().filter((b) => b.kind === 'output');
+      assert.equal(shown.length, 1, 'the README shows the server\'s output once');
+      for (let i = 0; i < 100 && !quick.output().includes(shown[0].lines.at(-1)); i++) await new Promise((r) => setTimeout(r, 100));
+      const printed = quick.output().split('\n');
+      for (const l of shown[0].lines) assert.ok(printed.includes(l), `go run ./cmd/ivschatd does not print the README's line ${JSON.stringify(l)}; it printed:\n${quick.output()}`);
+      // A terminal's Ctrl-C is SIGINT to the foreground process group: go run and the server.
+      // go run exits with status 1 after an interrupt, whatever the program's status.
+      quick.signal('SIGINT');
+      await quick.exited;
+      await portIsFree(Number(new URL(quick.url).port));
+      assert.match(quick.output(), /shutting down/);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
+  it('the server prints the credentials as one export line with both region variables', () => {
+    const line = server.logs().split('\n').find((l) => l.startsWith('export '));
     assert.equal(line, `export AWS_ACCESS_KEY_ID=${DEV_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${DEV_SECRET_ACCESS_KEY} AWS_DEFAULT_REGION=${REGION} AWS_REGION=${REGION}`);
-    const shown = markedBlocks().filter((b) => b.kind === 'output');
-    assert.equal(shown.length, 1, 'the README shows the server\'s output once');
-    for (const l of shown[0].lines) assert.ok(printed.includes(l), `the server does not print the README's line ${JSON.stringify(l)}; it printed:\n${server.logs()}`);
   });
 
   const roomLines = [/^logging configuration /, /^room arn:/, /^token for alice, usable until \d{4}-/, /^deleted the room and the logging configuration$/];
@@ -181,10 +211,7 @@ describe('examples/', { timeout: TIMEOUT_MS * 4 }, () => {
     const r = await runExample(COMMANDS.ci, path.join(bin, 'room'), { env: { IVSCHATD_ADDR: addr } });
     expectOutput(r, [new RegExp(`listening on http://${addr}`), /^export AWS_ACCESS_KEY_ID=/, ...roomLines]);
     // The server is gone: its port is free again.
-    const [host, port] = addr.split(':');
-    await new Promise((resolve, reject) => {
-      const s = net.createServer().once('error', reject).listen(Number(port), host, () => s.close(resolve));
-    });
+    await portIsFree(Number(addr.split(':')[1]));
   });
 
   it('js: two users chat in Node and one deletes a message', { timeout: TIMEOUT_MS }, async () => {
