@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,8 +20,12 @@ const ROOM_ARN = new RegExp(`arn:aws:ivschat:${REGION}:${ACCOUNT_ID}:room/[A-Za-
 const LOGGING_ARN = new RegExp(`arn:aws:ivschat:${REGION}:${ACCOUNT_ID}:logging-configuration/[A-Za-z0-9]{12}`);
 const reviewArn = (name) => `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:${name}`;
 
-// Debian's tools first on PATH: the machine may have other pythons and AWS CLIs.
-const PATH = `/usr/bin:/bin:${process.env.PATH}`;
+// Debian's AWS CLI first on PATH (the machine may have others), alone: a /usr/bin first on
+// PATH could also put an older Debian go or node before the ones the suite runs with. The
+// Python examples name /usr/bin/python3 themselves.
+const debianTools = mkdtempSync(path.join(os.tmpdir(), 'ivschatd-examples-path-'));
+symlinkSync('/usr/bin/aws', path.join(debianTools, 'aws'));
+const PATH = `${debianTools}:${process.env.PATH}`;
 
 // Each example runs in its own process group (a `cd … && node …` line is a shell with a
 // child), so that stopping it stops all of it.
@@ -35,6 +39,7 @@ const killGroup = (child, signal) => {
 };
 process.once('exit', () => {
   for (const c of children) killGroup(c, 'SIGKILL');
+  rmSync(debianTools, { recursive: true, force: true });
 });
 
 /** Runs a command to its end; resolves with {code, stdout, stderr}. */
@@ -201,6 +206,8 @@ describe('examples/', { timeout: TIMEOUT_MS * 4 }, () => {
   });
 
   it('cli: a room, a token, the room list with Debian awscli 2.9.19 and --endpoint-url', { timeout: TIMEOUT_MS }, async () => {
+    const version = await run(['aws', '--version']);
+    assert.match(version.stdout, /^aws-cli\/\S+ .*debian/, 'the test runs Debian\'s awscli');
     const r = await runExample(COMMANDS.cliRoom, '', { env });
     expectOutput(r, [/^room arn:/, /^token for alice, usable until \d{4}-/, ROOM_ARN, /^deleted arn:/]);
   });
