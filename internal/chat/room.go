@@ -94,6 +94,7 @@ func (in *CreateRoomInput) Validate() ([]ARN, error) {
 	v.intRange("maximumMessageLength", in.MaximumMessageLength, MinMaxMessageLength, MaxMaxMessageLength)
 	v.reviewHandler("messageReviewHandler", in.MessageReviewHandler)
 	v.tags("tags", in.Tags)
+	v.roomSettings(in.Tags, in.Tags)
 	arns := v.loggingConfigurationList("loggingConfigurationIdentifiers", in.LoggingConfigurationIdentifiers)
 	return arns, v.err()
 }

@@ -12,9 +12,9 @@ import (
 // hub is one room on this node: its local members, while it has any; the gateway is
 // subscribed to the room's signals for as long.
 type hub struct {
-	gw   *Gateway
-	key  chat.RoomKey
-	room atomic.Pointer[chat.Room]
+	gw    *Gateway
+	key   chat.RoomKey
+	state atomic.Pointer[roomState]
 
 	mu      sync.RWMutex
 	members map[*conn]struct{}
@@ -26,6 +26,20 @@ type hub struct {
 	rateMu sync.Mutex
 	rate   window
 }
+
+// roomState is a room's settings as this node knows them, with the extensions its tags
+// switch on parsed once per change rather than on every message.
+type roomState struct {
+	room     *chat.Room
+	settings chat.RoomSettings
+}
+
+func newRoomState(r *chat.Room) *roomState {
+	return &roomState{room: r, settings: r.Settings()}
+}
+
+// room is the room's current settings.
+func (h *hub) room() *chat.Room { return h.state.Load().room }
 
 // hubShards spread the room table over many locks: joining one room never waits on another.
 const hubShards = 64
@@ -57,7 +71,7 @@ func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
 	h := sh.hubs[key]
 	if h == nil {
 		h = &hub{gw: g, key: key, members: map[*conn]struct{}{}}
-		h.room.Store(room)
+		h.state.Store(newRoomState(room))
 		if err := g.broker.Subscribe(key); err != nil {
 			return false, err
 		}
@@ -72,10 +86,11 @@ func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
 }
 
 // refresh stores room settings read after the hub subscribed, unless an update signal has
-// already brought newer ones.
+// already brought newer ones. Tag changes keep the update time (as in IVS), so an equal time
+// is taken as newer.
 func (h *hub) refresh(r *chat.Room) {
-	if !r.UpdateTime.Before(h.room.Load().UpdateTime) {
-		h.room.Store(r)
+	if !r.UpdateTime.Before(h.room().UpdateTime) {
+		h.state.Store(newRoomState(r))
 	}
 }
 
@@ -176,7 +191,7 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 
 // admitMessage applies the room's message rate to one send on this node.
 func (h *hub) admitMessage(now time.Time) bool {
-	limit := h.room.Load().MaximumMessageRatePerSecond
+	limit := h.room().MaximumMessageRatePerSecond
 	h.rateMu.Lock()
 	defer h.rateMu.Unlock()
 	return h.rate.admit(now, limit)

@@ -147,3 +147,33 @@ func TestSignalsThatCloseMembersDropThoseWhoseQueueIsFull(t *testing.T) {
 		})
 	}
 }
+
+// Tags switch extensions on and off: the service publishes the room as stored after every tag
+// change, and each node's hub parses its settings once.
+func TestRoomUpdateSignalCarriesTheSettings(t *testing.T) {
+	bus := chat.NewMemoryBus()
+	a, b := bus.Node(), bus.Node()
+	ga, gb := testNode(a, Config{QueueFrames: 16}), testNode(b, Config{QueueFrames: 16})
+	room := testRoom(10)
+	testMember(t, ga, room, "a")
+	hb := testMember(t, gb, room, "b").hub
+	for _, tc := range []struct {
+		rule string
+		tags map[string]string
+		want chat.RoomSettings
+	}{
+		{"a tag added on one node switches the extension on at the other", map[string]string{chat.TagPresenceEvents: "true"}, chat.RoomSettings{PresenceEvents: true}},
+		{"a tag removed on one node switches the extension off at the other", map[string]string{}, chat.RoomSettings{}},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			updated := *room
+			updated.Tags = tc.tags
+			if err := a.Publish(room.Key(), chat.Signal{Kind: chat.SignalUpdated, Payload: chat.Encode(&updated)}); err != nil {
+				t.Fatal(err)
+			}
+			if got := hb.state.Load().settings; got != tc.want {
+				t.Fatalf("settings %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

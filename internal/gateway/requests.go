@@ -23,7 +23,7 @@ func (c *conn) handle(data []byte) {
 	if now.After(c.token.SessionExpirationTime) {
 		return // the expiry timer is closing the connection
 	}
-	room := c.hub.room.Load()
+	room := c.hub.room()
 	if rerr := req.Check(c.token, room); rerr != nil {
 		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
 		return

@@ -13,11 +13,16 @@ func (s *Service) updateTags(ctx context.Context, account string, a chat.ARN, ch
 	}
 	var err error
 	if a.IsRoom() {
-		_, err = s.engine.Rooms.Update(ctx, account, a.ID, func(r *chat.Room) (*chat.Room, error) {
+		var r *chat.Room
+		r, err = s.engine.Rooms.Update(ctx, account, a.ID, func(r *chat.Room) (*chat.Room, error) {
 			tags, err := change(r.Tags)
 			r.Tags = tags
 			return r, err
 		})
+		if err == nil {
+			// Tags switch extensions on and off: the room's nodes take the new settings at once.
+			_ = s.broker.Publish(r.Key(), chat.Signal{Kind: chat.SignalUpdated, Payload: chat.Encode(r)})
+		}
 	} else {
 		_, err = s.engine.LoggingConfigurations.Update(ctx, account, a.ID, func(c *chat.LoggingConfiguration) (*chat.LoggingConfiguration, error) {
 			tags, err := change(c.Tags)
@@ -38,6 +43,11 @@ func (s *Service) TagResource(ctx context.Context, account, resourceARN string, 
 		return err
 	}
 	return s.updateTags(ctx, account, a, func(tags map[string]string) (map[string]string, error) {
+		if a.IsRoom() {
+			if err := chat.ValidateRoomTags(tags, in.Tags); err != nil {
+				return nil, err
+			}
+		}
 		return chat.MergeTags(tags, in.Tags)
 	})
 }
