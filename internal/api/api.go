@@ -243,6 +243,10 @@ func decode(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return chat.Invalid(chat.FieldError{Name: "body", Message: "the request body is not valid UTF-8"})
 	}
+	if at := chat.LoneSurrogate(body); at >= 0 {
+		return chat.Invalid(chat.FieldError{Name: "body", Message: fmt.Sprintf(
+			"the request body has a lone UTF-16 surrogate escape %s at byte %d: a string must encode whole characters", body[at:at+6], at)})
+	}
 	// Every input is a structure. encoding/json would take a null body for an empty one and,
 	// say, create a room from it; anything but an object is refused instead.
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {

@@ -50,21 +50,33 @@ func toWire(err error) *wireError {
 		body["reason"], body["fieldList"] = reason, fields
 		return &wireError{status: http.StatusBadRequest, code: "ValidationException", body: body}
 	case chat.KindNotFound:
-		body["resourceId"], body["resourceType"] = ce.ResourceID, ce.ResourceType
+		resource(body, ce)
 		return &wireError{status: http.StatusNotFound, code: "ResourceNotFoundException", body: body}
 	case chat.KindConflict:
-		body["resourceId"], body["resourceType"] = ce.ResourceID, ce.ResourceType
+		resource(body, ce)
 		return &wireError{status: http.StatusConflict, code: "ConflictException", body: body}
 	case chat.KindQuotaExceeded:
-		body["resourceId"], body["resourceType"], body["limit"] = ce.ResourceID, ce.ResourceType, ce.Limit
+		resource(body, ce)
+		body["limit"] = ce.Limit
 		return &wireError{status: http.StatusPaymentRequired, code: "ServiceQuotaExceededException", body: body}
 	case chat.KindAccessDenied:
 		return &wireError{status: http.StatusForbidden, code: "AccessDeniedException", body: body}
 	case chat.KindThrottling:
-		body["resourceId"], body["resourceType"], body["limit"] = ce.ResourceID, ce.ResourceType, ce.Limit
+		resource(body, ce)
+		body["limit"] = ce.Limit
 		return &wireError{status: http.StatusTooManyRequests, code: "ThrottlingException", body: body}
 	}
 	return &wireError{status: http.StatusInternalServerError, code: "InternalServerException", body: body}
+}
+
+// resource adds the members that name an error's resource. A quota is reached by a resource
+// that does not exist yet, so it has no id; the model's pattern ([a-zA-Z0-9]+) forbids an
+// empty one, so the member is left out rather than sent as "".
+func resource(body map[string]any, ce *chat.Error) {
+	if ce.ResourceID != "" {
+		body["resourceId"] = ce.ResourceID
+	}
+	body["resourceType"] = ce.ResourceType
 }
 
 func (e *wireError) write(w http.ResponseWriter) {

@@ -39,6 +39,7 @@ func FuzzOperations(f *testing.F) {
 		`{"destinationConfiguration":{"s3":{"bucketName":"bucket"}},"tags":{"k":"v"}}`,
 		`{"roomIdentifier":"` + arn + `","eventName":"e","attributes":{"k":"v"}}`,
 		`{"roomIdentifier":"` + arn + `","id":"AbCdEf123456","reason":"r"}`,
+		`{"tags":{"k":"\ud800","aws:x":"v"}}`, `{"name":"\ud83d\ude00"}`,
 		`{"maxResults":1,"nextToken":"AQ"}`, `{"identifier":"` + arn + `","loggingConfigurationIdentifiers":[]}`,
 	}
 	for i := range names {

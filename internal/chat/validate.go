@@ -3,6 +3,7 @@ package chat
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -117,8 +118,19 @@ func (v *validator) tags(name string, tags map[string]string) {
 		v.fail(name, "at most %d tags are allowed, got %d", MaxTags, len(tags))
 	}
 	for k, val := range tags {
-		v.length(name+"."+k, k, 1, maxTagKeyLength)
+		if v.length(name+"."+k, k, 1, maxTagKeyLength) {
+			v.tagKeyNotReserved(name+"."+k, k)
+		}
 		v.length(name+"."+k, val, 0, maxTagValueLength)
+	}
+}
+
+// tagKeyNotReserved refuses the aws: prefix, in any case, which "Tag naming limits and
+// requirements" of Tagging AWS Resources (the only tag rules IVS Chat names) keeps for AWS.
+// Values may begin with it: the services that enforce the rule check keys.
+func (v *validator) tagKeyNotReserved(name, key string) {
+	if len(key) >= 4 && strings.EqualFold(key[:4], "aws:") {
+		v.fail(name, "tag keys beginning with aws: are reserved for AWS use")
 	}
 }
 

@@ -408,6 +408,19 @@ func TestTagValidation(t *testing.T) {
 		assertFields(t, in.Validate(), "tags."+str("k", 129), "tags.ok")
 	})
 
+	t.Run("a tag key beginning with aws: is refused, in any case, on every operation that sets tags", func(t *testing.T) {
+		tags := map[string]string{"aws:cloudformation:stack-name": "s", "AWS:x": "v", "Aws:": "v", "ok": "aws:value"}
+		want := []string{"tags.aws:cloudformation:stack-name", "tags.AWS:x", "tags.Aws:"}
+		assertFields(t, (&TagResourceInput{Tags: tags}).Validate(), want...)
+		_, err := (&CreateRoomInput{Tags: tags}).Validate()
+		assertFields(t, err, want...)
+		_, err = (&CreateLoggingConfigurationInput{Tags: tags, DestinationConfiguration: []byte(`{"s3":{"bucketName":"bucket"}}`)}).Validate()
+		assertFields(t, err, want...)
+	})
+	t.Run("keys that merely contain aws: are accepted", func(t *testing.T) {
+		assertFields(t, (&TagResourceInput{Tags: map[string]string{"my:aws:key": "v", "aws": "v", "awsx:": "v", "ivschatd:history": "1"}}).Validate())
+	})
+
 	keyTests := []struct {
 		name    string
 		keys    []string

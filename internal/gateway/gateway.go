@@ -156,6 +156,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusForbidden
 		case errors.Is(err, service.ErrRoomGone):
 			status = http.StatusNotFound
+		case r.Context().Err() != nil:
+			// The client went away during the check: its business, not a failure of ours.
+			g.log.Debug("handshake abandoned by the client", "remote", r.RemoteAddr, "error", err)
+			return
 		default:
 			g.log.Error("accepting a chat token", "error", err)
 			err = errors.New("the token could not be checked; retry with a new token")
