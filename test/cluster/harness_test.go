@@ -5,7 +5,6 @@ package cluster
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,7 +43,7 @@ type natsServer struct {
 	cmd    *exec.Cmd
 	url    string
 	stdin  io.Closer
-	stderr *lockedBuffer
+	stderr *sdkclient.LockedBuffer
 	exited chan struct{}
 }
 
@@ -62,7 +60,7 @@ func startNATSCluster(t testing.TB, bin string, n int) *natsCluster {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
 	}
 	for i := range n {
-		s := &natsServer{name: fmt.Sprintf("nats-%d", i+1), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+		s := &natsServer{name: fmt.Sprintf("nats-%d", i+1), stderr: &sdkclient.LockedBuffer{}, exited: make(chan struct{})}
 		s.cmd = exec.Command(bin, "--name", s.name, "--cluster-port", fmt.Sprint(ports[i]),
 			"--routes", strings.Join(routes, ","), "--store-dir", t.TempDir(), "--log")
 		s.cmd.Stderr = s.stderr
@@ -166,7 +164,7 @@ func (s *natsServer) kill() {
 
 // startAndRead starts a command and returns the first word after prefix on a line of its
 // standard output; exited is closed when the process ends.
-func startAndRead(t testing.TB, cmd *exec.Cmd, prefix string, exited chan struct{}, stderr *lockedBuffer) string {
+func startAndRead(t testing.TB, cmd *exec.Cmd, prefix string, exited chan struct{}, stderr *sdkclient.LockedBuffer) string {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -221,26 +219,8 @@ type node struct {
 	url    string // control plane, http://127.0.0.1:PORT
 	ws     string // messaging, ws://127.0.0.1:PORT
 	ivs    *ivschat.Client
-	stderr *lockedBuffer
+	stderr *sdkclient.LockedBuffer
 	exited chan struct{}
-}
-
-// lockedBuffer collects a child's log for the test's failure output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // startNode runs ivschatd on a loopback port against the NATS cluster and waits until it
@@ -255,7 +235,7 @@ func startNode(t testing.TB, bin, name, natsURLs string, extra ...string) *node 
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	n := &node{name: name, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	n := &node{name: name, cmd: cmd, stderr: &sdkclient.LockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = n.stderr
 	t.Cleanup(func() {
 		n.kill()

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
 
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // Input that a lenient parser would take in a changed form or take at all: lone UTF-16
@@ -98,26 +97,8 @@ func TestTagKeysBeginningWithAWSAreRefused(t *testing.T) {
 	})
 }
 
-// logRecorder keeps the log lines of a server, for tests of what it logs.
-type logRecorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logRecorder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logRecorder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 func TestAbandonedHandshakesAreNotLoggedAsErrors(t *testing.T) {
-	var logs logRecorder
+	var logs sdkclient.LockedBuffer
 	cfg := server.DefaultConfig()
 	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
 	srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
