@@ -343,3 +343,23 @@ func TestDevelopmentCredentialsAreRefusedOnANonLoopbackAddressBeforeBinding(t *t
 		})
 	}
 }
+
+func TestRequestHeadersAreBoundedAt64KiB(t *testing.T) {
+	srv := startServer(t, nil)
+	for _, tc := range []struct {
+		rule   string
+		size   int
+		status int
+	}{
+		{"a call with 8 KiB of extra headers is served", 8 << 10, http.StatusOK},
+		{"a call with 100 KiB of headers is refused with 431", 100 << 10, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			r := send(t, srv, rawRequest{Method: "POST", Path: "/ListRooms", Body: []byte(`{}`),
+				Header: map[string]string{"X-Padding": strings.Repeat("p", tc.size)}}, devSigning())
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d", r.Status, tc.status)
+			}
+		})
+	}
+}
