@@ -50,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&cfg.API.MaxPendingBodyBytes, "max-pending-body-bytes", cfg.API.MaxPendingBodyBytes, "declared bytes of control-plane request bodies read at once before their signature is checked; more get 503 ServiceUnavailableException")
 	fs.StringVar(&cfg.WSAddr, "ws-addr", "", "optional separate listen address for WebSocket messaging only (upgrades are always accepted on --addr too)")
 	fs.Float64Var(&cfg.Gateway.ConnectionRequestRate, "ws-connection-rate", cfg.Gateway.ConnectionRequestRate, "requests per second one WebSocket connection may send (0: no limit)")
+	fs.Float64Var(&cfg.Gateway.ConnectionFrameRate, "ws-frame-rate", cfg.Gateway.ConnectionFrameRate, "frames of any kind (data, continuation, ping, pong) per second one WebSocket connection may send before it is closed with 1008 (0: no limit)")
+	fs.IntVar(&cfg.Gateway.ConnectionFrameBurst, "ws-frame-burst", cfg.Gateway.ConnectionFrameBurst, "frames one WebSocket connection may send at once above --ws-frame-rate")
 	fs.IntVar(&cfg.Gateway.MaxFrameBytes, "ws-max-frame-bytes", cfg.Gateway.MaxFrameBytes, "largest WebSocket frame accepted from a client")
 	fs.IntVar(&cfg.Gateway.QueueFrames, "ws-queue-frames", cfg.Gateway.QueueFrames, "outbound frames queued per connection before a slow client is dropped")
 	fs.DurationVar(&cfg.Gateway.PingInterval, "ws-ping-interval", cfg.Gateway.PingInterval, "how often connections are pinged; silent for two intervals, a client is dropped")

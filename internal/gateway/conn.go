@@ -41,6 +41,9 @@ type conn struct {
 	// completes it second ends the connection.
 	closeSent, peerClosed atomic.Bool
 	limit                 bucket // per-connection request rate; used by the reader only
+	// messageDue is when the fragmented message being read must be complete (zero: none);
+	// the read deadline never runs past it. Used by the reader only.
+	messageDue time.Time
 }
 
 // enqueue queues a frame without blocking; false means the queue is full and the client
@@ -182,7 +185,7 @@ func (c *conn) flush() {
 // member's goroutine is deep only by its wait, which keeps it on Go's smallest stack.
 func (c *conn) readLoop(src io.Reader) {
 	defer c.teardown()
-	in := newInbound(src, c.gw.cfg.MaxFrameBytes, c.onControl)
+	in := newInbound(src, c.gw.cfg.MaxFrameBytes, c.gw.cfg.frameLimits(), c)
 	defer in.src.release()
 	for {
 		c.extendReadDeadline()
@@ -246,6 +249,15 @@ func (c *conn) onControl(f clientFrame) error {
 	return nil
 }
 
+// onMessageDue brings the read deadline forward to when the fragmented message just begun
+// must be complete: a client that starts a message and goes quiet is closed then.
+func (c *conn) onMessageDue(due time.Time) {
+	c.messageDue = due
+	if !due.IsZero() {
+		c.extendReadDeadline()
+	}
+}
+
 // lingerUntilClosed reads and drops whatever the client still sends while a close is under
 // way: the client then reads our close frame rather than a reset. It returns when the
 // connection is torn down or the close grace has passed.
@@ -254,14 +266,19 @@ func (c *conn) lingerUntilClosed() {
 	_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, int64(4*c.gw.cfg.MaxFrameBytes)+1<<20))
 }
 
-// extendReadDeadline gives the peer two ping intervals to show it is alive, unless the
-// connection is closing, when the close grace stands. (Not inlined: it would enlarge the
-// read loop's frame, which an idle member keeps on its stack.)
+// extendReadDeadline gives the peer two ping intervals to show it is alive, but no more
+// than the open message has left, unless the connection is closing, when the close grace
+// stands. (Not inlined: it would enlarge the read loop's frame, which an idle member keeps
+// on its stack.)
 //
 //go:noinline
 func (c *conn) extendReadDeadline() {
 	if !c.isClosing.Load() {
-		_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.PingInterval * 2))
+		d := time.Now().Add(c.gw.cfg.PingInterval * 2)
+		if !c.messageDue.IsZero() && c.messageDue.Before(d) {
+			d = c.messageDue
+		}
+		_ = c.raw.SetReadDeadline(d)
 	}
 }
 

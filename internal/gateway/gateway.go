@@ -39,6 +39,16 @@ type Config struct {
 	CloseGrace time.Duration
 	// ConnectionRequestRate caps requests per second on one connection (0: no cap).
 	ConnectionRequestRate float64
+	// ConnectionFrameRate and ConnectionFrameBurst are the budget of frames of every kind
+	// (data, continuation, ping, pong, close) one connection may send, per second and at once;
+	// past it the connection is closed with 1008. A rate of 0 sets no budget.
+	ConnectionFrameRate  float64
+	ConnectionFrameBurst int
+	// MaxMessageFragments caps the continuation frames of one message; MessageTimeout bounds
+	// the time from a fragmented message's first frame to its last. Past either the
+	// connection is closed with 1008.
+	MaxMessageFragments int
+	MessageTimeout      time.Duration
 	// HandshakeTimeout bounds the engine work of accepting a token.
 	HandshakeTimeout time.Duration
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed when telling a
@@ -58,9 +68,18 @@ func DefaultConfig() Config {
 		WriteTimeout:          10 * time.Second,
 		CloseGrace:            2 * time.Second,
 		ConnectionRequestRate: 100,
+		ConnectionFrameRate:   200,
+		ConnectionFrameBurst:  400,
+		MaxMessageFragments:   64,
+		MessageTimeout:        10 * time.Second,
 		HandshakeTimeout:      5 * time.Second,
 		DrainTimeout:          5 * time.Second,
 	}
+}
+
+func (c Config) frameLimits() frameLimits {
+	return frameLimits{Rate: c.ConnectionFrameRate, Burst: c.ConnectionFrameBurst,
+		Fragments: c.MaxMessageFragments, MessageTimeout: c.MessageTimeout}
 }
 
 // Gateway accepts WebSocket connections and runs them.

@@ -3,8 +3,11 @@ package gateway
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
@@ -14,12 +17,78 @@ import (
 // socket: it holds no buffer while the client is quiet, so an idle member costs only its
 // goroutine, and a message is allocated only when one arrives.
 type inbound struct {
-	rd  wsutil.Reader
-	src waitingReader
+	rd   wsutil.Reader
+	src  waitingReader
+	sink frameSink
+
+	limits frameLimits
+	clock  func() time.Duration // monotonic time; replaced in tests
+	budget frameBudget
+	// fragments counts the continuation frames of the message being read; due is when
+	// that message must be complete (zero while no fragmented message is open).
+	fragments int
+	due       time.Duration
+}
+
+// frameSink is told what the reader sees besides messages.
+type frameSink interface {
 	// onControl gets every control frame as it arrives, also between the fragments of a
 	// message; an error from it ends the reading.
-	onControl func(clientFrame) error
+	onControl(clientFrame) error
+	// onMessageDue says by when the fragmented message just begun must be complete, as a
+	// wall-clock time for the socket's read deadline; zero when it is complete.
+	onMessageDue(time.Time)
 }
+
+// frameLimits bound the work one client can cause with frames, whatever they carry: a
+// frame costs the server a header parse (and a pong for a ping, an ERROR for a binary
+// frame) even when it carries nothing.
+type frameLimits struct {
+	// Rate is the frames per second one connection may send, sustained; Burst how many may
+	// come at once. A rate of 0 sets no budget.
+	Rate  float64
+	Burst int
+	// Fragments is how many continuation frames one message may have (0: no cap).
+	Fragments int
+	// MessageTimeout is how long a fragmented message may take from its first frame to its
+	// last (0: no bound).
+	MessageTimeout time.Duration
+}
+
+// frameBudget is a token bucket of frames in its GCRA form: one clock value and integer
+// arithmetic, owned by the reader goroutine, so counting a frame takes no lock.
+type frameBudget struct {
+	next      time.Duration // when the bucket is full again (its "theoretical arrival time")
+	interval  time.Duration // one frame's share of a second
+	tolerance time.Duration // how far ahead of now next may run: burst-1 intervals
+}
+
+func newFrameBudget(l frameLimits) frameBudget {
+	if l.Rate <= 0 {
+		return frameBudget{}
+	}
+	interval := time.Duration(float64(time.Second) / l.Rate)
+	burst := max(l.Burst, 1)
+	return frameBudget{interval: max(interval, 1), tolerance: time.Duration(burst-1) * max(interval, 1)}
+}
+
+// take counts one frame at now and reports whether it is within the budget.
+func (b *frameBudget) take(now time.Duration) bool {
+	if b.interval == 0 {
+		return true
+	}
+	next := max(b.next, now)
+	if next-now > b.tolerance {
+		return false
+	}
+	b.next = next + b.interval
+	return true
+}
+
+// monotonic is the time since the process started, from the monotonic clock.
+func monotonic() time.Duration { return time.Since(processStart) }
+
+var processStart = time.Now()
 
 // clientFrame is one complete message or control frame from a client.
 type clientFrame struct {
@@ -39,14 +108,20 @@ func (p *protocolFailure) Error() string { return p.reason }
 // loop's frame, which an idle member keeps on its stack.)
 //
 //go:noinline
-func newInbound(src io.Reader, maxMessageBytes int, onControl func(clientFrame) error) *inbound {
-	in := &inbound{onControl: onControl, src: waitingReader{src: src}}
+func newInbound(src io.Reader, maxMessageBytes int, limits frameLimits, sink frameSink) *inbound {
+	in := &inbound{sink: sink, src: waitingReader{src: src}, limits: limits, clock: monotonic, budget: newFrameBudget(limits)}
 	in.rd = wsutil.Reader{
 		Source:         &in.src,
 		State:          ws.StateServerSide,
 		CheckUTF8:      true,
 		MaxMessageSize: int64(maxMessageBytes),
-		OnIntermediate: func(h ws.Header, body io.Reader) error { return in.control(h.OpCode, body) },
+		OnContinuation: func(ws.Header, io.Reader) error { return in.continuation() },
+		OnIntermediate: func(h ws.Header, body io.Reader) error {
+			if err := in.count(); err != nil {
+				return err
+			}
+			return in.control(h.OpCode, body)
+		},
 	}
 	return in
 }
@@ -125,18 +200,74 @@ func (in *inbound) next() (clientFrame, error) {
 		if err != nil {
 			return clientFrame{}, classify(err)
 		}
+		if err := in.count(); err != nil {
+			return clientFrame{}, err
+		}
 		if h.OpCode.IsControl() {
 			if err := in.control(h.OpCode, &in.rd); err != nil {
 				return clientFrame{}, err
 			}
 			continue
 		}
+		if !h.Fin {
+			in.open()
+		}
 		payload, err := io.ReadAll(&in.rd)
+		if due := in.due; due != 0 {
+			in.due = 0
+			in.sink.onMessageDue(time.Time{})
+			if isTimeout(err) && in.clock() >= due {
+				return clientFrame{}, in.late()
+			}
+		}
 		if err != nil {
 			return clientFrame{}, classify(err)
 		}
 		return clientFrame{op: h.OpCode, payload: payload}, nil
 	}
+}
+
+// count charges one frame, of any kind, to the connection's budget, and ends a fragmented
+// message that has run out of time.
+func (in *inbound) count() error {
+	now := in.clock()
+	if !in.budget.take(now) {
+		return &protocolFailure{closePolicy, fmt.Sprintf("too many frames: at most %g per second", in.limits.Rate)}
+	}
+	if in.due != 0 && now > in.due {
+		return in.late()
+	}
+	return nil
+}
+
+// open starts the clock of a fragmented message.
+func (in *inbound) open() {
+	in.fragments = 0
+	if in.limits.MessageTimeout > 0 {
+		in.due = in.clock() + in.limits.MessageTimeout
+		in.sink.onMessageDue(time.Now().Add(in.limits.MessageTimeout))
+	}
+}
+
+// continuation counts one more fragment of the open message.
+func (in *inbound) continuation() error {
+	if err := in.count(); err != nil {
+		return err
+	}
+	in.fragments++
+	if in.limits.Fragments > 0 && in.fragments > in.limits.Fragments {
+		return &protocolFailure{closePolicy, fmt.Sprintf("too many fragments: a message may have at most %d continuation frames", in.limits.Fragments)}
+	}
+	return nil
+}
+
+func (in *inbound) late() error {
+	return &protocolFailure{closePolicy, fmt.Sprintf("a fragmented message must be complete within %v", in.limits.MessageTimeout)}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // control reads a control frame's payload (at most 125 bytes, as the header check made
@@ -156,7 +287,7 @@ func (in *inbound) control(op ws.OpCode, body io.Reader) error {
 			}
 		}
 	}
-	return in.onControl(clientFrame{op: op, payload: payload})
+	return in.sink.onControl(clientFrame{op: op, payload: payload})
 }
 
 // classify turns a reading error into the close the client has earned, if any.

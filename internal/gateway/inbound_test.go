@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -62,27 +63,70 @@ func stream(frames ...clientBytes) []byte {
 	return b
 }
 
+// recorder is the frame sink of the tests: it keeps every control frame in order among the
+// messages, and ends the reading at a close as the connection does.
+type recorder struct {
+	got []clientFrame
+	// dues counts the fragmented messages begun.
+	dues int
+}
+
+func (r *recorder) onControl(f clientFrame) error {
+	r.got = append(r.got, f)
+	if f.op == ws.OpClose {
+		return errPeerClosed
+	}
+	return nil
+}
+
+func (r *recorder) onMessageDue(due time.Time) {
+	if !due.IsZero() {
+		r.dues++
+	}
+}
+
+// unlimited sets no frame limit, so that the framing rules are tested alone.
+var unlimited = frameLimits{}
+
 // readAll runs an inbound reader over a client's bytes and returns what it produced: every
-// control frame and message in order, then the error that ended it.
-func readAll(data []byte, limit int) (got []clientFrame, err error) {
-	in := newInbound(bytes.NewReader(data), limit, func(f clientFrame) error {
-		got = append(got, f)
-		if f.op == ws.OpClose {
-			return errPeerClosed
-		}
-		return nil
-	})
+// control frame and message in order, then the error that ended it. The reader's clock
+// moves by tick each time it is read, so that time-based limits are tested without timing.
+func readAll(data []byte, limit int, limits frameLimits, tick time.Duration) (got []clientFrame, err error) {
+	rec := &recorder{}
+	in := newInbound(bytes.NewReader(data), limit, limits, rec)
+	var now time.Duration
+	in.clock = func() time.Duration { now += tick; return now }
 	for {
 		// As the read loop does: wait for the first byte, then read the frame.
 		if err := in.wait(); err != nil {
-			return got, err
+			return rec.got, err
 		}
 		msg, err := in.next()
 		if err != nil {
-			return got, err
+			return rec.got, err
 		}
-		got = append(got, msg)
+		rec.got = append(rec.got, msg)
 	}
+}
+
+func ping(payload string) clientBytes {
+	return clientBytes{op: byte(ws.OpPing), payload: []byte(payload)}
+}
+
+func repeat(f clientBytes, n int) []clientBytes {
+	out := make([]clientBytes, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
+
+func repeat2(a, b clientBytes, n int) []clientBytes {
+	var out []clientBytes
+	for range n {
+		out = append(out, a, b)
+	}
+	return out
 }
 
 func closeCode(err error) int {
@@ -105,6 +149,8 @@ func TestInboundFrames(t *testing.T) {
 		want     []string // op:payload of each frame handed out, in order
 		wantErr  error    // when the stream ends without a protocol failure
 		wantCode int      // close code of a protocol failure
+		limits   frameLimits
+		tick     time.Duration // how far the reader's clock moves each time it is read
 	}{
 		{
 			rule:    "a masked text frame is one message",
@@ -195,9 +241,90 @@ func TestInboundFrames(t *testing.T) {
 			data:     []byte{0x81, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4},
 			wantCode: closeTooBig,
 		},
+		{
+			rule:     "every frame counts against the budget, empty continuations included",
+			data:     stream(append([]clientBytes{{op: text, notFinal: true}}, repeat(clientBytes{op: byte(ws.OpContinuation), notFinal: true}, 10)...)...),
+			limits:   frameLimits{Rate: 1, Burst: 4},
+			wantCode: closePolicy,
+		},
+		{
+			rule:     "pings, pongs and binary frames count against the budget",
+			data:     stream(ping("a"), clientBytes{op: byte(ws.OpPong)}, clientBytes{op: byte(ws.OpBinary), payload: []byte{1}}, ping("b")),
+			limits:   frameLimits{Rate: 1, Burst: 3},
+			want:     []string{"9:a", "10:", "2:\x01"},
+			wantCode: closePolicy,
+		},
+		{
+			rule:     "a ping between fragments counts against the budget",
+			data:     stream(clientBytes{op: text, payload: []byte("a"), notFinal: true}, ping("1"), ping("2"), clientBytes{op: byte(ws.OpContinuation), payload: []byte("b")}),
+			limits:   frameLimits{Rate: 1, Burst: 2},
+			want:     []string{"9:1"},
+			wantCode: closePolicy,
+		},
+		{
+			rule:    "the budget refills at its rate",
+			data:    stream(repeat(ping("p"), 20)...),
+			limits:  frameLimits{Rate: 1000, Burst: 1},
+			tick:    time.Millisecond,
+			want:    strings.Split(strings.Repeat("9:p ", 20)[:20*4-1], " "),
+			wantErr: io.EOF,
+		},
+		{
+			rule: "a message may have as many continuation frames as the cap",
+			data: stream(
+				clientBytes{op: text, payload: []byte("a"), notFinal: true},
+				clientBytes{op: byte(ws.OpContinuation), payload: []byte("b"), notFinal: true},
+				clientBytes{op: byte(ws.OpContinuation), payload: []byte("c")},
+			),
+			limits:  frameLimits{Fragments: 2},
+			want:    []string{"1:abc"},
+			wantErr: io.EOF,
+		},
+		{
+			rule: "a message with more continuation frames than the cap is a policy violation",
+			data: stream(
+				clientBytes{op: text, payload: []byte("a"), notFinal: true},
+				clientBytes{op: byte(ws.OpContinuation), notFinal: true},
+				clientBytes{op: byte(ws.OpContinuation), notFinal: true},
+				clientBytes{op: byte(ws.OpContinuation), payload: []byte("c")},
+			),
+			limits:   frameLimits{Fragments: 2},
+			wantCode: closePolicy,
+		},
+		{
+			rule:    "the fragment cap counts each message afresh",
+			data:    stream(repeat2(clientBytes{op: text, payload: []byte("a"), notFinal: true}, clientBytes{op: byte(ws.OpContinuation), payload: []byte("b")}, 5)...),
+			limits:  frameLimits{Fragments: 1},
+			want:    []string{"1:ab", "1:ab", "1:ab", "1:ab", "1:ab"},
+			wantErr: io.EOF,
+		},
+		{
+			rule:    "a fragmented message completed in time is one message",
+			data:    stream(clientBytes{op: text, payload: []byte("a"), notFinal: true}, ping("p"), clientBytes{op: byte(ws.OpContinuation), payload: []byte("b")}),
+			limits:  frameLimits{MessageTimeout: 10 * time.Second},
+			tick:    time.Second,
+			want:    []string{"9:p", "1:ab"},
+			wantErr: io.EOF,
+		},
+		{
+			rule:     "pings do not extend a fragmented message's deadline",
+			data:     stream(append([]clientBytes{{op: text, payload: []byte("a"), notFinal: true}}, repeat(ping("p"), 5)...)...),
+			limits:   frameLimits{MessageTimeout: 2500 * time.Millisecond},
+			tick:     time.Second,
+			want:     []string{"9:p", "9:p"},
+			wantCode: closePolicy,
+		},
+		{
+			rule:    "unfragmented messages have no deadline between them",
+			data:    stream(repeat(clientBytes{op: text, payload: []byte("m")}, 5)...),
+			limits:  frameLimits{MessageTimeout: time.Second},
+			tick:    time.Hour,
+			want:    []string{"1:m", "1:m", "1:m", "1:m", "1:m"},
+			wantErr: io.EOF,
+		},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
-			frames, err := readAll(tc.data, 64)
+			frames, err := readAll(tc.data, 64, tc.limits, tc.tick)
 			var got []string
 			for _, f := range frames {
 				got = append(got, strconv.Itoa(int(f.op))+":"+string(f.payload))
@@ -226,11 +353,17 @@ func FuzzInbound(f *testing.F) {
 		clientBytes{op: byte(ws.OpClose), payload: closePayload(1000, "")},
 	))
 	f.Add([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4})
+	f.Add(stream(append([]clientBytes{{op: byte(ws.OpText), notFinal: true}}, repeat(clientBytes{op: byte(ws.OpContinuation), notFinal: true}, 40)...)...))
 	const limit = 256
+	// The clock stands still: no frame is ever refunded, so the burst bounds what is handed out.
+	limits := frameLimits{Rate: 1, Burst: 32, Fragments: 8, MessageTimeout: time.Second}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		frames, err := readAll(data, limit)
+		frames, err := readAll(data, limit, limits, 0)
 		if err == nil {
 			t.Fatal("reading ended without an error")
+		}
+		if len(frames) > limits.Burst {
+			t.Fatalf("handed out %d frames with a budget of %d", len(frames), limits.Burst)
 		}
 		for _, fr := range frames {
 			switch {
