@@ -28,12 +28,14 @@ type inbound struct {
 	// that message must be complete (zero while no fragmented message is open).
 	fragments int
 	due       time.Duration
+	ctl       [ws.MaxControlFramePayloadSize]byte // the payload of the control frame being read
 }
 
 // frameSink is told what the reader sees besides messages.
 type frameSink interface {
 	// onControl gets every control frame as it arrives, also between the fragments of a
-	// message; an error from it ends the reading.
+	// message; an error from it ends the reading. The payload is the reader's: it must not
+	// be kept after onControl returns.
 	onControl(clientFrame) error
 	// onMessageDue says by when the fragmented message just begun must be complete, as a
 	// wall-clock time for the socket's read deadline; zero when it is complete.
@@ -216,7 +218,7 @@ func (in *inbound) next() (clientFrame, error) {
 		if due := in.due; due != 0 {
 			in.due = 0
 			in.sink.onMessageDue(time.Time{})
-			if isTimeout(err) && in.clock() >= due {
+			if err != nil && isTimeout(err) && in.clock() >= due {
 				return clientFrame{}, in.late()
 			}
 		}
@@ -271,12 +273,21 @@ func isTimeout(err error) bool {
 }
 
 // control reads a control frame's payload (at most 125 bytes, as the header check made
-// sure), checks a close frame's, and hands the frame on.
+// sure) into the reader's own buffer, checks a close frame's, and hands the frame on. The
+// payload is valid only during onControl.
 func (in *inbound) control(op ws.OpCode, body io.Reader) error {
-	payload, err := io.ReadAll(body)
-	if err != nil {
-		return classify(err)
+	n := 0
+	for {
+		m, err := body.Read(in.ctl[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return classify(err)
+		}
 	}
+	payload := in.ctl[:n]
 	if op == ws.OpClose {
 		if len(payload) == 1 {
 			return &protocolFailure{closeProtocolError, "a close frame's payload cannot be one byte"}
