@@ -87,7 +87,7 @@ func attack(t *testing.T, m *member, opening, repeated []byte, pause time.Durati
 }
 
 func TestFrameFloodsAreClosed(t *testing.T) {
-	srv := startServer(t, nil)
+	srv := startServer(t, func(cfg *server.Config) { cfg.Gateway.MessageTimeout = 2 * time.Second })
 	c := devClient(srv)
 	room := newRoom(t, c, nil)
 	bystander := join(t, srv, newToken(t, c, room.Arn, "bystander"))
