@@ -31,9 +31,6 @@ type Signal struct {
 	Payload []byte
 	// UserID names the user of a SignalDisconnect.
 	UserID string
-	// CountsTowardRate marks a MESSAGE that used some of the room's message rate, so that
-	// every node's rate limiter sees the sends admitted on the others.
-	CountsTowardRate bool
 }
 
 // Broker carries room signals between the nodes of a cluster; it is the one owner of a

@@ -33,7 +33,6 @@ func NewBroker(e *Engine) *Broker {
 const (
 	headerKind = "Ivschat-Signal"
 	headerUser = "Ivschat-User"
-	headerRate = "Ivschat-Rate"
 )
 
 // roomSubject is the subject of a room: one per room, partitioned by account.
@@ -53,9 +52,6 @@ func (b *Broker) Publish(room chat.RoomKey, s chat.Signal) error {
 		// A user id is any text up to 128 characters; headers trim spaces and cannot carry
 		// line breaks, so it travels percent-encoded.
 		msg.Header.Set(headerUser, url.QueryEscape(s.UserID))
-	}
-	if s.CountsTowardRate {
-		msg.Header.Set(headerRate, "1")
 	}
 	msg.Data = s.Payload
 	if err := b.nc.PublishMsg(msg); err != nil {
@@ -82,10 +78,9 @@ func (b *Broker) Subscribe(room chat.RoomKey) error {
 			return // Not published by Publish.
 		}
 		b.handler.HandleSignal(room, chat.Signal{
-			Kind:             chat.SignalKind(m.Header.Get(headerKind)),
-			Payload:          m.Data,
-			UserID:           user,
-			CountsTowardRate: m.Header.Get(headerRate) == "1",
+			Kind:    chat.SignalKind(m.Header.Get(headerKind)),
+			Payload: m.Data,
+			UserID:  user,
 		}, false)
 	})
 	if err != nil {

@@ -105,7 +105,7 @@ func TestBroker(t *testing.T) {
 
 func testBroker(t *testing.T, a, b brokerNode) {
 	signals := []chat.Signal{
-		{Kind: chat.SignalDeliver, Payload: chat.Encode(chat.NewEvent("AYk6xKitV4On", "", "join", nil, time.Now())), CountsTowardRate: true},
+		{Kind: chat.SignalDeliver, Payload: chat.Encode(chat.NewEvent("AYk6xKitV4On", "", "join", nil, time.Now()))},
 		{Kind: chat.SignalDeliver, Payload: []byte(`{"Type":"MESSAGE"}`)},
 		{Kind: chat.SignalDisconnect, Payload: []byte(`{"Type":"EVENT"}`), UserID: "alice"},
 		{Kind: chat.SignalDisconnect, UserID: " spaced user "},
@@ -116,7 +116,7 @@ func testBroker(t *testing.T, a, b brokerNode) {
 		{Kind: chat.SignalDeleted},
 	}
 	same := func(got, want chat.Signal) bool {
-		return got.Kind == want.Kind && got.UserID == want.UserID && got.CountsTowardRate == want.CountsTowardRate &&
+		return got.Kind == want.Kind && got.UserID == want.UserID &&
 			bytes.Equal(got.Payload, want.Payload)
 	}
 	for _, n := range []brokerNode{a, b} {

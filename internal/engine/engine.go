@@ -55,6 +55,7 @@ type Engine struct {
 	LoggingConfigurations *Table[chat.LoggingConfiguration]
 
 	usedTokens jetstream.KeyValue
+	rates      *roomRates
 	health     jetstream.KeyValue
 	probeKey   string
 	chatLog    jetstream.Stream
@@ -69,6 +70,7 @@ const (
 	bucketLoggingConfigurations = "ivschat_logging_configurations"
 	bucketUsedTokens            = "ivschat_used_tokens"
 	bucketKeys                  = "ivschat_keys"
+	bucketRoomRates             = "ivschat_room_rates"
 	// bucketHealth holds one short-lived probe record per node, written by Ready.
 	bucketHealth = "ivschat_health"
 )
@@ -170,6 +172,14 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Room rates are about the last second: kept in memory, and forgotten by rooms gone quiet.
+	rates, err := bucket(bucketRoomRates, 1, func(kc *jetstream.KeyValueConfig) {
+		kc.Storage, kc.TTL = jetstream.MemoryStorage, rateRecordTTL
+	})
+	if err != nil {
+		return err
+	}
+	e.rates = newRoomRates(e.nc, rates)
 	// Probe records only need to outlive the probe; MaxAge drops those of nodes long gone.
 	if e.health, err = bucket(bucketHealth, 1, func(kc *jetstream.KeyValueConfig) {
 		kc.TTL = time.Minute

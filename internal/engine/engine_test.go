@@ -26,7 +26,7 @@ const (
 )
 
 // openEngine opens an embedded engine on dir and closes it when the test ends.
-func openEngine(t *testing.T, dir string) *Engine {
+func openEngine(t testing.TB, dir string) *Engine {
 	t.Helper()
 	e, err := Open(context.Background(), Config{DataDir: dir})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
@@ -22,9 +21,6 @@ type hub struct {
 	// dispatchMu makes the room's signals reach every local member in one order, whether a
 	// signal comes from this node's own publishers or from another node.
 	dispatchMu sync.Mutex
-
-	rateMu sync.Mutex
-	rate   window
 }
 
 // roomState is a room's settings as this node knows them, with the extensions its tags
@@ -162,12 +158,6 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 	defer h.dispatchMu.Unlock()
 	switch s.Kind {
 	case chat.SignalDeliver:
-		// A send admitted here was counted when it was admitted.
-		if s.CountsTowardRate && !local {
-			h.rateMu.Lock()
-			h.rate.record(time.Now())
-			h.rateMu.Unlock()
-		}
 		h.broadcast(frame(opText, s.Payload))
 	case chat.SignalDisconnect:
 		h.broadcast(frame(opText, s.Payload))
@@ -187,12 +177,4 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 			c.closeWith(closeNormal, "room deleted")
 		}
 	}
-}
-
-// admitMessage applies the room's message rate to one send on this node.
-func (h *hub) admitMessage(now time.Time) bool {
-	limit := h.room().MaximumMessageRatePerSecond
-	h.rateMu.Lock()
-	defer h.rateMu.Unlock()
-	return h.rate.admit(now, limit)
 }

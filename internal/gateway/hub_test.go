@@ -41,8 +41,8 @@ func testRoom(rate int) *chat.Room {
 
 func TestRoomSignalsOnTheBus(t *testing.T) {
 	cfg := Config{QueueFrames: 16}
-	deliver := func(payload string, counts bool) chat.Signal {
-		return chat.Signal{Kind: chat.SignalDeliver, Payload: []byte(payload), CountsTowardRate: counts}
+	deliver := func(payload string) chat.Signal {
+		return chat.Signal{Kind: chat.SignalDeliver, Payload: []byte(payload)}
 	}
 	t.Run("a signal reaches the room's members on every node, framed once, in publish order", func(t *testing.T) {
 		bus := chat.NewMemoryBus()
@@ -51,7 +51,7 @@ func TestRoomSignalsOnTheBus(t *testing.T) {
 		room := testRoom(10)
 		members := []*conn{testMember(t, ga, room, "a1"), testMember(t, ga, room, "a2"), testMember(t, gb, room, "b1")}
 		for _, p := range []string{`"one"`, `"two"`} {
-			if err := a.Publish(room.Key(), deliver(p, false)); err != nil {
+			if err := a.Publish(room.Key(), deliver(p)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -66,29 +66,6 @@ func TestRoomSignalsOnTheBus(t *testing.T) {
 			t.Fatal("two members of one node got separate copies of one frame")
 		}
 	})
-	t.Run("a send admitted on this node counts once toward the room's rate; one from another node counts too", func(t *testing.T) {
-		bus := chat.NewMemoryBus()
-		a, b := bus.Node(), bus.Node()
-		ga, gb := testNode(a, cfg), testNode(b, cfg)
-		room := testRoom(2)
-		ha, hb := testMember(t, ga, room, "a").hub, testMember(t, gb, room, "b").hub
-		now := time.Now()
-		if !ha.admitMessage(now) {
-			t.Fatal("the first send was refused")
-		}
-		if err := a.Publish(room.Key(), deliver(`"m"`, true)); err != nil {
-			t.Fatal(err)
-		}
-		if !ha.admitMessage(now) {
-			t.Fatal("the publishing node counted its own send twice")
-		}
-		if !hb.admitMessage(now) {
-			t.Fatal("the other node refused its first send with one slot free")
-		}
-		if hb.admitMessage(now) {
-			t.Fatal("the other node did not count the send it received")
-		}
-	})
 	t.Run("the last member to leave a node ends its hub; the next one starts a fresh one", func(t *testing.T) {
 		bus := chat.NewMemoryBus()
 		a, b := bus.Node(), bus.Node()
@@ -97,14 +74,14 @@ func TestRoomSignalsOnTheBus(t *testing.T) {
 		m := testMember(t, gb, room, "b")
 		m.teardown()
 		testMember(t, ga, room, "a")
-		if err := a.Publish(room.Key(), deliver(`"m"`, false)); err != nil {
+		if err := a.Publish(room.Key(), deliver(`"m"`)); err != nil {
 			t.Fatal(err)
 		}
 		if len(m.queued()) != 0 || gb.Connections() != 0 {
 			t.Fatal("a member that left still gets the room's signals")
 		}
 		again := testMember(t, gb, room, "b")
-		if err := a.Publish(room.Key(), deliver(`"n"`, false)); err != nil {
+		if err := a.Publish(room.Key(), deliver(`"n"`)); err != nil {
 			t.Fatal(err)
 		}
 		if got := again.queued(); len(got) != 1 {

@@ -59,7 +59,13 @@ func (c *conn) review(id string, room *chat.Room, content string, attributes map
 // sendMessage admits a message under the room's rate and delivers it to the room.
 func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) {
 	id := chat.NewID()
-	if !c.hub.admitMessage(now) {
+	admitted, err := c.gw.service.AdmitMessage(context.Background(), room, now)
+	if err != nil {
+		c.gw.log.Error("admitting a message", "error", err)
+		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the room's message rate could not be checked; retry")
+		return
+	}
+	if !admitted {
 		c.sendError(id, req.RequestID, chat.CodeTooManyRequests, "the room's maximum message rate has been reached")
 		return
 	}
@@ -73,7 +79,7 @@ func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) {
 		content, attributes = v.Content, v.Attributes
 	}
 	msg := chat.NewMessage(id, req.RequestID, content, attributes, c.token, now)
-	if err := c.gw.service.DeliverMessage(room, chat.Encode(msg)); err != nil {
+	if err := c.gw.service.Deliver(room, chat.Encode(msg)); err != nil {
 		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the message could not be delivered; retry")
 	}
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
@@ -78,23 +79,25 @@ func (s *Service) CurrentRoom(ctx context.Context, key chat.RoomKey) (room *chat
 	return room, found, nil
 }
 
+// AdmitMessage decides whether a SEND_MESSAGE at now fits under the room's
+// maximumMessageRatePerSecond, counted for the whole room across the cluster, and if so
+// counts it. An error means the rate could not be checked; the message is then not admitted.
+func (s *Service) AdmitMessage(ctx context.Context, room *chat.Room, now time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, admitTimeout)
+	defer cancel()
+	return s.engine.AdmitMessage(ctx, room.Account, room.ID, room.MaximumMessageRatePerSecond, now)
+}
+
+// admitTimeout bounds the engine round trips of one admission.
+const admitTimeout = 2 * time.Second
+
 // Deliver sends an encoded MESSAGE or EVENT to every member of the room on every node, after
 // its chat-log record is stored.
 func (s *Service) Deliver(room *chat.Room, payload []byte) error {
-	return s.deliver(room, payload, false)
-}
-
-// DeliverMessage sends an encoded MESSAGE that counts toward the room's message rate.
-func (s *Service) DeliverMessage(room *chat.Room, payload []byte) error {
-	return s.deliver(room, payload, true)
-}
-
-func (s *Service) deliver(room *chat.Room, payload []byte, countsTowardRate bool) error {
 	if err := s.record(room, payload); err != nil {
 		return err
 	}
-	return s.broker.Publish(room.Key(), chat.Signal{Kind: chat.SignalDeliver, Payload: payload,
-		CountsTowardRate: countsTowardRate})
+	return s.broker.Publish(room.Key(), chat.Signal{Kind: chat.SignalDeliver, Payload: payload})
 }
 
 // Disconnect tells the room that a user is disconnected, then closes every connection

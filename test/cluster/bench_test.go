@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ivschatd/ivschatd/internal/bench"
+	"github.com/ivschatd/ivschatd/internal/engine"
 )
 
 // BenchmarkFanOut measures one room of 300 members on the three-server NATS cluster, the
@@ -277,4 +278,85 @@ func report(b *testing.B, ms []*benchMember, phase int64, want int, start time.T
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric((after.ivschatd-before.ivschatd)*1e6/deliveries, "ivschatd-cpu-µs/delivery")
 	b.ReportMetric((after.nats-before.nats)*1e6/deliveries, "nats-cpu-µs/delivery")
+}
+
+// BenchmarkRoomRateAdmission is what the room rate costs a send on the three-server NATS
+// cluster with --replicas 3: engines opened as the nodes open theirs, each on its own NATS
+// server. Sub-benchmarks:
+//
+//   - admitted: one node admits sends to one room, each under the limit: one conditional
+//     write of the room's record, replicated to three servers, per send.
+//   - refused: a send the node's copy of the record already shows over the limit, decided
+//     without a round trip.
+//   - admitted-3-nodes: three nodes admit sends to one room at once, 25/s each, a millisecond
+//     apart: the time one admission takes, with the compare-and-set races the nodes lose.
+//
+// Run it with a fixed count, e.g.
+//
+//	go test -run '^$' -bench RoomRateAdmission -benchtime 2000x ./test/cluster
+func BenchmarkRoomRateAdmission(b *testing.B) {
+	_, natsnode := buildBinaries(b)
+	nc := startNATSCluster(b, natsnode, 3)
+	var engines []*engine.Engine
+	for _, s := range nc.servers {
+		e, err := engine.Open(context.Background(), engine.Config{URL: s.url, Replicas: 3})
+		mustNoErr(b, err)
+		b.Cleanup(e.Close)
+		engines = append(engines, e)
+	}
+	ctx := context.Background()
+	const account = "111111111111"
+	runs := 0
+	fresh := func() string { runs++; return "bench" + strconv.Itoa(runs) }
+	b.Run("admitted", func(b *testing.B) {
+		room, now := fresh(), time.Now()
+		for b.Loop() {
+			now = now.Add(20 * time.Millisecond) // 50/s, under the limit
+			if ok, err := engines[0].AdmitMessage(ctx, account, room, 100, now); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("refused", func(b *testing.B) {
+		room, now := fresh(), time.Now().Add(time.Hour)
+		for range 10 {
+			_, _ = engines[0].AdmitMessage(ctx, account, room, 10, now)
+		}
+		for b.Loop() {
+			if ok, err := engines[0].AdmitMessage(ctx, account, room, 10, now); ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("admitted-3-nodes", func(b *testing.B) {
+		room := fresh()
+		// Each node sends every 40 ms, 75/s in the room under its limit of 100, with real
+		// send times: the nodes' writes collide when they fall within a round trip.
+		var wg sync.WaitGroup
+		var spent, refused atomic.Int64
+		per := max(b.N/len(engines), 1)
+		start := time.Now()
+		for i, e := range engines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range per {
+					time.Sleep(time.Until(start.Add(time.Duration(k)*40*time.Millisecond + time.Duration(i)*time.Millisecond)))
+					began := time.Now()
+					ok, err := e.AdmitMessage(ctx, account, room, 100, began)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					spent.Add(int64(time.Since(began)))
+					if !ok {
+						refused.Add(1) // a node behind its schedule catches up in a burst
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.ReportMetric(float64(spent.Load())/float64(per*len(engines)), "ns/admission")
+		b.ReportMetric(float64(refused.Load()), "refused")
+	})
 }

@@ -335,6 +335,7 @@ type payload struct {
 	Attributes   map[string]string
 	ErrorCode    int
 	ErrorMessage string
+	SendTime     time.Time
 	Sender       *struct{ UserId string }
 }
 

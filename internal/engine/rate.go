@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A room's message rate is one record per room in a KV bucket: the send times of the
+// messages the room admitted lately, on every node. A node admits a send by writing the
+// record with the send added, on the condition that it is still the revision the node read
+// (compare-and-set): of nodes admitting at once, one write wins and the others read the
+// record again and decide anew. Every admission is therefore counted before the next is
+// decided, whichever node makes it, and the limit holds for the whole room from its first
+// message, with no sends in flight between nodes.
+//
+// Each node keeps the last revision it read or wrote of the rooms it admits for. A send that
+// this copy already shows over the limit is refused without asking the bucket (the record can
+// only hold more admissions than the copy, not fewer); any other send costs one conditional
+// write, and a read from the stream leader and another write for each race it loses.
+
+// rateWindow is the sliding window of the room rate: at most limit sends in any second.
+const rateWindow = time.Second
+
+// rateMemory is how long a send time stays in the record. Longer than the window, so that a
+// node whose send time is a little earlier than one already recorded (it read its clock first
+// but wrote second) still counts that one.
+const rateMemory = 2 * rateWindow
+
+// rateRetries bounds the conditional writes of one admission: each lost race means that
+// another node admitted a send, so a room at its limit stops losing races quickly.
+const rateRetries = 32
+
+// roomRates holds this node's copies of the rate records of the rooms it admits for.
+type roomRates struct {
+	kv jetstream.KeyValue
+	nc *nats.Conn
+
+	mu        sync.Mutex
+	rooms     map[string]*roomRate
+	lastSweep time.Time
+}
+
+// roomRate is this node's copy of one room's record. Its lock serializes this node's
+// admissions to the room: they would only race each other for the record.
+type roomRate struct {
+	mu       sync.Mutex
+	revision uint64  // of the record as last read or written; 0: no record
+	times    []int64 // send times in the record, unix nanoseconds
+	used     time.Time
+}
+
+func newRoomRates(nc *nats.Conn, kv jetstream.KeyValue) *roomRates {
+	return &roomRates{nc: nc, kv: kv, rooms: map[string]*roomRate{}}
+}
+
+// AdmitMessage decides whether a message sent to the room at now fits under limit sends per
+// second, counted for the room across the cluster, and if so records it. An error means the
+// bucket could not be reached; the send is then not admitted.
+func (e *Engine) AdmitMessage(ctx context.Context, account, roomID string, limit int, now time.Time) (bool, error) {
+	return e.rates.admit(ctx, key(account, roomID), limit, now)
+}
+
+func (r *roomRates) admit(ctx context.Context, k string, limit int, now time.Time) (bool, error) {
+	if limit < 1 {
+		return false, nil
+	}
+	room := r.room(k, now)
+	room.mu.Lock()
+	defer room.mu.Unlock()
+	room.used = now
+	t := now.UnixNano()
+	for attempt := range rateRetries {
+		if room.count(t) >= limit {
+			return false, nil
+		}
+		next := append(room.keep(t), t)
+		rev, err := r.kv.Update(ctx, k, encodeTimes(next), room.revision)
+		if err == nil {
+			room.revision, room.times = rev, next
+			return true, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
+			return false, fmt.Errorf("engine: room rate: %w", err)
+		}
+		// Another node admitted a send meanwhile (or the record expired): read it again. A node
+		// that just won holds the record's revision and would win every race at once; a loser
+		// that lost before waits a moment, so that it is not starved by nodes that keep winning.
+		if attempt > 0 {
+			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(500*time.Microsecond))))
+		}
+		if err := r.read(ctx, room, k); err != nil {
+			return false, fmt.Errorf("engine: room rate: %w", err)
+		}
+	}
+	return false, errors.New("engine: room rate: too many concurrent admissions; retry")
+}
+
+// room returns this node's copy of a room's record, creating it empty; now and then it drops
+// the copies of rooms that sent nothing for a while (their records expire in the bucket too).
+func (r *roomRates) room(k string, now time.Time) *roomRate {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.lastSweep) > rateSweep {
+		r.lastSweep = now
+		for name, room := range r.rooms {
+			if room.mu.TryLock() {
+				if now.Sub(room.used) > rateSweep {
+					delete(r.rooms, name)
+				}
+				room.mu.Unlock()
+			}
+		}
+	}
+	room := r.rooms[k]
+	if room == nil {
+		room = &roomRate{}
+		r.rooms[k] = room
+	}
+	return room
+}
+
+// rateSweep is how long a room's copy is kept without sends; the bucket keeps a record for
+// rateRecordTTL without writes.
+const (
+	rateSweep     = time.Minute
+	rateRecordTTL = time.Minute
+)
+
+// count is how many recorded sends fall in the window before t (or after it: another node's
+// clock may have read a later time first).
+func (room *roomRate) count(t int64) int {
+	n := 0
+	for _, s := range room.times {
+		if s > t-int64(rateWindow) {
+			n++
+		}
+	}
+	return n
+}
+
+// keep returns the recorded send times still worth remembering at t, in a new slice.
+func (room *roomRate) keep(t int64) []int64 {
+	out := make([]int64, 0, len(room.times)+1)
+	for _, s := range room.times {
+		if s > t-int64(rateMemory) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// read fetches a room's record from the bucket's stream leader. The KV client's own read may
+// be answered by any replica, and a replica a write behind would make every retry lose again.
+func (r *roomRates) read(ctx context.Context, room *roomRate, k string) error {
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucketRoomRates + "." + k})
+	if err != nil {
+		return err
+	}
+	msg, err := r.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucketRoomRates, req)
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return err
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 404:
+		room.revision, room.times = 0, nil // no record: the room sent nothing lately
+	case resp.Error != nil:
+		return fmt.Errorf("reading the record: %s", resp.Error.Description)
+	case resp.Message == nil:
+		return errors.New("reading the record: empty answer")
+	default:
+		room.revision, room.times = resp.Message.Seq, decodeTimes(resp.Message.Data)
+	}
+	return nil
+}
+
+// encodeTimes writes send times as big-endian unix nanoseconds.
+func encodeTimes(times []int64) []byte {
+	b := make([]byte, 0, 8*len(times))
+	for _, t := range times {
+		b = binary.BigEndian.AppendUint64(b, uint64(t))
+	}
+	return b
+}
+
+func decodeTimes(b []byte) []int64 {
+	times := make([]int64, 0, len(b)/8)
+	for ; len(b) >= 8; b = b[8:] {
+		times = append(times, int64(binary.BigEndian.Uint64(b)))
+	}
+	return times
+}
