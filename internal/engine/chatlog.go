@@ -118,7 +118,10 @@ func (e *Engine) RecordChatLog(ctx context.Context, r *ChatLogRecord) error {
 		msg.Header.Add(headerLogDestination, kind+":"+name)
 	}
 	msg.Data = r.Data
-	if _, err := e.js.PublishMsg(ctx, msg); err != nil {
+	if err := e.guard.write(ctx, func(ctx context.Context) error {
+		_, err := e.js.PublishMsg(ctx, msg)
+		return err
+	}); err != nil {
 		return fmt.Errorf("engine: record chat log: %w", err)
 	}
 	return nil

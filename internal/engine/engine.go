@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,15 +42,20 @@ type Config struct {
 	TokenLifetime time.Duration
 	// ChatLog bounds the stream of chat-log records waiting for their destinations.
 	ChatLog ChatLogStreamConfig
+	// Log receives the engine's reports and the embedded NATS server's warnings and errors;
+	// nil discards them.
+	Log *slog.Logger
 }
 
 // Engine is a connection to JetStream with the buckets and subjects of ivschatd.
 type Engine struct {
 	cfg      Config
 	embedded *server.Server
-	dirLock  *dataDirLock
-	nc       *nats.Conn
-	js       jetstream.JetStream
+	// embeddedOpts configured the embedded server; restarting its JetStream reapplies them.
+	embeddedOpts *server.Options
+	dirLock      *dataDirLock
+	nc           *nats.Conn
+	js           jetstream.JetStream
 
 	Rooms                 *Table[chat.Room]
 	LoggingConfigurations *Table[chat.LoggingConfiguration]
@@ -60,8 +66,11 @@ type Engine struct {
 	probeKey   string
 	chatLog    jetstream.Stream
 	keys       *keyStore
-	cancel     context.CancelFunc
-	closing    atomic.Bool
+	guard      *writeGuard
+	// life ends when the engine closes; cancel ends it.
+	life    context.Context
+	cancel  context.CancelFunc
+	closing atomic.Bool
 }
 
 // Bucket names. They are part of the on-disk format: renaming one loses its data.
@@ -83,7 +92,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = chat.DefaultTokenLifetime
 	}
-	e := &Engine{cfg: cfg}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, guard: newWriteGuard()}
+	e.life, e.cancel = context.WithCancel(context.Background())
 	var err error
 	if cfg.URL == "" {
 		err = e.startEmbedded()
@@ -112,17 +125,20 @@ func (e *Engine) startEmbedded() error {
 		return err
 	}
 	e.dirLock = lock
-	ns, err := server.NewServer(&server.Options{
+	e.embeddedOpts = &server.Options{
 		ServerName: "ivschatd",
 		DontListen: true,
 		JetStream:  true,
 		StoreDir:   dir,
 		NoSigs:     true,
 		NoLog:      true,
-	})
+	}
+	ns, err := server.NewServer(e.embeddedOpts.Clone())
 	if err != nil {
 		return fmt.Errorf("engine: embedded NATS: %w", err)
 	}
+	ns.SetLoggerV2(natsLog{log: e.cfg.Log, watch: e.noteNATSError}, false, false, false)
+	e.guard.recover = e.recoverStore
 	go ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
@@ -190,15 +206,14 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	if err := e.openChatLogStream(ctx); err != nil {
 		return err
 	}
-	watchCtx, stop := context.WithCancel(context.Background())
-	e.cancel = stop
-	if e.Rooms, err = openTable[chat.Room](ctx, watchCtx, rooms); err != nil {
+	watchCtx := e.life
+	if e.Rooms, err = openTable[chat.Room](ctx, watchCtx, rooms, e.guard); err != nil {
 		return err
 	}
-	if e.LoggingConfigurations, err = openTable[chat.LoggingConfiguration](ctx, watchCtx, configs); err != nil {
+	if e.LoggingConfigurations, err = openTable[chat.LoggingConfiguration](ctx, watchCtx, configs, e.guard); err != nil {
 		return err
 	}
-	if e.keys, err = openKeyStore(ctx, watchCtx, keys, e.cfg.TokenKeyRotation, e.cfg.TokenLifetime); err != nil {
+	if e.keys, err = openKeyStore(ctx, watchCtx, keys, e.guard, e.cfg.TokenKeyRotation, e.cfg.TokenLifetime); err != nil {
 		return err
 	}
 	return nil
@@ -226,7 +241,10 @@ func (e *Engine) ClaimToken(ctx context.Context, tokenID string, expires time.Ti
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	_, err := e.usedTokens.Create(ctx, tokenID, nil, jetstream.KeyTTL(ttl))
+	err := e.guard.write(ctx, func(ctx context.Context) error {
+		_, err := e.usedTokens.Create(ctx, tokenID, nil, jetstream.KeyTTL(ttl))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return false, nil
 	}
@@ -278,16 +296,83 @@ func (e *Engine) Ready(ctx context.Context) error {
 		}
 		return fmt.Errorf("engine: not connected to NATS (%s)", strings.ToLower(status))
 	}
+	if err := e.guard.err(); err != nil {
+		return fmt.Errorf("engine: store does not accept writes: %w", err)
+	}
 	if e.embedded != nil && !e.embedded.JetStreamEnabled() {
 		return errors.New("engine: JetStream is stopped (the embedded server stops it when the store cannot write)")
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	stamp := time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)
-	if _, err := e.health.Put(ctx, e.probeKey, stamp); err != nil {
+	if err := e.guard.write(ctx, e.probe); err != nil {
 		return fmt.Errorf("engine: store does not accept writes: %w", err)
 	}
 	return nil
+}
+
+// probe writes this node's probe record.
+func (e *Engine) probe(ctx context.Context) error {
+	_, err := e.health.Put(ctx, e.probeKey, time.Now().UTC().AppendFormat(nil, time.RFC3339Nano))
+	return err
+}
+
+// noteNATSError hears every error the embedded NATS server logs, for those that mean its
+// store stopped taking writes.
+func (e *Engine) noteNATSError(msg string) {
+	if isWriteFailureLog(msg) {
+		e.guard.failed(errors.New(msg))
+	}
+}
+
+// recoverEvery spaces the attempts to bring a failed store back.
+const recoverEvery = time.Second
+
+// recoverStore brings the embedded store back after a write failure: once a probe file can
+// be written next to the store, it restarts JetStream (which reloads every stream from its
+// files and forgets the failure), checks that a write goes through, and lets writes in again.
+// Watches are replaced at once rather than when the client library notices they went quiet.
+func (e *Engine) recoverStore(g *writeGuard) {
+	log := e.cfg.Log
+	log.Error("engine: the store stopped taking writes; writes are refused until it takes them again", "err", g.err())
+	tick := time.NewTicker(recoverEvery)
+	defer tick.Stop()
+	diskFull := false
+	for {
+		select {
+		case <-e.life.Done():
+			return
+		case <-tick.C:
+		}
+		if err := diskTakesWrite(e.embeddedOpts.StoreDir); err != nil {
+			if !diskFull {
+				log.Warn("engine: the data dir does not take writes yet", "dir", e.embeddedOpts.StoreDir, "err", err)
+				diskFull = true
+			}
+			continue
+		}
+		if e.embedded.JetStreamEnabled() {
+			if err := e.embedded.ShutdownJetStream(); err != nil {
+				log.Warn("engine: stop JetStream", "err", err)
+				continue
+			}
+		}
+		if err := e.embedded.ReloadOptions(e.embeddedOpts.Clone()); err != nil || !e.embedded.JetStreamEnabled() {
+			log.Warn("engine: restart JetStream", "err", err)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(e.life, 5*readyTimeout)
+		err := e.probe(ctx)
+		cancel()
+		if err != nil {
+			log.Warn("engine: JetStream restarted but a write still fails", "err", err)
+			continue
+		}
+		g.recovered()
+		e.Rooms.restartWatch()
+		e.LoggingConfigurations.restartWatch()
+		log.Info("engine: the store takes writes again")
+		return
+	}
 }
 
 // Close stops watches, drains the connection and shuts the embedded server down.

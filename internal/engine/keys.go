@@ -17,6 +17,7 @@ import (
 // so a key made by one node opens tokens on all of them.
 type keyStore struct {
 	kv       jetstream.KeyValue
+	guard    *writeGuard
 	rotation time.Duration
 	keep     time.Duration
 
@@ -29,9 +30,9 @@ type keyStore struct {
 	refreshed time.Time
 }
 
-func openKeyStore(ctx, watchCtx context.Context, kv jetstream.KeyValue, rotation, tokenLifetime time.Duration) (*keyStore, error) {
+func openKeyStore(ctx, watchCtx context.Context, kv jetstream.KeyValue, guard *writeGuard, rotation, tokenLifetime time.Duration) (*keyStore, error) {
 	// A superseded key must still open every token it sealed and every cursor it made.
-	s := &keyStore{kv: kv, rotation: rotation, keep: 2*tokenLifetime + time.Hour, keys: map[string]chat.SealingKey{}}
+	s := &keyStore{kv: kv, guard: guard, rotation: rotation, keep: 2*tokenLifetime + time.Hour, keys: map[string]chat.SealingKey{}}
 	w, err := kv.WatchAll(watchCtx)
 	if err != nil {
 		return nil, fmt.Errorf("engine: watch keys: %w", err)
@@ -98,7 +99,10 @@ func (s *keyStore) rotate(ctx context.Context) error {
 	k := chat.NewSealingKey(time.Now().UTC())
 	b, _ := json.Marshal(k)
 	name := fmt.Sprintf("sealing.%08x", k.ID)
-	if _, err := s.kv.Create(ctx, name, b); err != nil {
+	if err := s.guard.write(ctx, func(ctx context.Context) error {
+		_, err := s.kv.Create(ctx, name, b)
+		return err
+	}); err != nil {
 		return fmt.Errorf("engine: store sealing key: %w", err)
 	}
 	s.mu.Lock()

@@ -22,7 +22,8 @@ var ErrExists = errors.New("engine: already exists")
 // index that a KV watch keeps current. The index serves reads and lists; every write goes to
 // the bucket first and is applied to the index at once, so a node sees its own writes.
 type Table[T any] struct {
-	kv jetstream.KeyValue
+	kv    jetstream.KeyValue
+	guard *writeGuard
 
 	mu sync.RWMutex
 	// rows holds live resources by account, then id.
@@ -45,8 +46,8 @@ type Table[T any] struct {
 	rewatched time.Time
 }
 
-func openTable[T any](ctx, watchCtx context.Context, kv jetstream.KeyValue) (*Table[T], error) {
-	t := &Table[T]{kv: kv, rows: map[string]map[string]*T{}, revs: map[string]uint64{}, caughtUp: make(chan struct{}),
+func openTable[T any](ctx, watchCtx context.Context, kv jetstream.KeyValue, guard *writeGuard) (*Table[T], error) {
+	t := &Table[T]{kv: kv, guard: guard, rows: map[string]map[string]*T{}, revs: map[string]uint64{}, caughtUp: make(chan struct{}),
 		watchCtx: watchCtx}
 	w, err := kv.WatchAll(watchCtx)
 	if err != nil {
@@ -114,6 +115,14 @@ func (t *Table[T]) rewatch() {
 	}
 	t.watcher = w
 	go t.follow(w)
+}
+
+// restartWatch replaces the watch now, whatever its state: the server that held it restarted.
+func (t *Table[T]) restartWatch() {
+	t.rewatchMu.Lock()
+	t.rewatched = time.Time{}
+	t.rewatchMu.Unlock()
+	t.rewatch()
 }
 
 const (
@@ -260,7 +269,11 @@ func (t *Table[T]) Create(ctx context.Context, account, id string, v *T) error {
 	if err != nil {
 		return err
 	}
-	rev, err := t.kv.Create(ctx, key(account, id), b)
+	var rev uint64
+	err = t.guard.write(ctx, func(ctx context.Context) (err error) {
+		rev, err = t.kv.Create(ctx, key(account, id), b)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return ErrExists
 	}
@@ -299,7 +312,11 @@ func (t *Table[T]) Update(ctx context.Context, account, id string, change func(*
 		if err != nil {
 			return nil, err
 		}
-		rev, err := t.kv.Update(ctx, k, b, entry.Revision())
+		var rev uint64
+		err = t.guard.write(ctx, func(ctx context.Context) (err error) {
+			rev, err = t.kv.Update(ctx, k, b, entry.Revision())
+			return err
+		})
 		if err != nil && isWrongRevision(err) && ctx.Err() == nil {
 			// Another writer got there first. One writer wins every round, so retrying until
 			// the caller gives up always ends; a short random pause thins out a crowd.
@@ -329,7 +346,9 @@ func (t *Table[T]) Delete(ctx context.Context, account, id string) error {
 	if err != nil {
 		return fmt.Errorf("engine: read %s: %w", t.kv.Bucket(), err)
 	}
-	if err := t.kv.Delete(ctx, k, jetstream.LastRevision(entry.Revision())); err != nil {
+	if err := t.guard.write(ctx, func(ctx context.Context) error {
+		return t.kv.Delete(ctx, k, jetstream.LastRevision(entry.Revision()))
+	}); err != nil {
 		if isWrongRevision(err) {
 			return t.Delete(ctx, account, id)
 		}

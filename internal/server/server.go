@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("refusing to listen on %s with the development credentials: configure --credentials or IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY, or listen on loopback", cfg.Addr)
 	}
 	eng, err := engine.Open(ctx, engine.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.Replicas,
-		TokenLifetime: cfg.TokenLifetime, TokenKeyRotation: cfg.TokenKeyRotation, ChatLog: cfg.Chatlog.Stream})
+		TokenLifetime: cfg.TokenLifetime, TokenKeyRotation: cfg.TokenKeyRotation, ChatLog: cfg.Chatlog.Stream, Log: log})
 	if err != nil {
 		ln.Close()
 		return nil, err

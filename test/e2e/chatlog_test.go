@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/gorilla/websocket"
+
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // Chat logging end to end: clients chat over WebSocket in rooms with logging configurations,
@@ -329,7 +331,7 @@ func TestChatLogKill9LosesNoRecord(t *testing.T) {
 	t.Parallel()
 	fake := newFakeS3(t)
 	fake.createBucket("kill-logs")
-	bin := buildBinary(t)
+	bin := sdkclient.BuildIVSChatd(t)
 	dir := t.TempDir()
 	// The destination comes from the standard AWS environment, as for any AWS tool.
 	env := []string{"AWS_ENDPOINT_URL_S3=" + fake.url(), "AWS_ACCESS_KEY_ID=AKIDCHATLOGTEST", "AWS_SECRET_ACCESS_KEY=chatlog-test-secret",
@@ -339,14 +341,14 @@ func TestChatLogKill9LosesNoRecord(t *testing.T) {
 	}
 
 	// The first node holds every record in a batch that would be written in an hour.
-	first := startChildWith(t, bin, dir, env, flags("1h")...)
-	c := clientAt(first.url)
+	first := sdkclient.StartNode(t, bin, dir, env, flags("1h")...)
+	c := clientAt(first.URL)
 	lc := loggingConfiguration(t, c, s3Destination("kill-logs"))
 	room := newRoom(t, c, &ivschat.CreateRoomInput{LoggingConfigurationIdentifiers: []string{lc}, MaximumMessageRatePerSecond: aws.Int32(100)})
 	got := received{}
-	talk := func(ch *child, n int) {
+	talk := func(ch *sdkclient.Node, n int) {
 		t.Helper()
-		m := joinAt(t, ch.url, newToken(t, clientAt(ch.url), room.Arn, "alice", capSend))
+		m := joinAt(t, ch.URL, newToken(t, clientAt(ch.URL), room.Arn, "alice", capSend))
 		for i := 0; i < n; i++ {
 			m.send(sendMessage(fmt.Sprint("r", i), fmt.Sprint("before the kill ", i)))
 			got.take(t, m)
@@ -358,15 +360,15 @@ func TestChatLogKill9LosesNoRecord(t *testing.T) {
 	if lines, err := s3Lines(t, reader, "kill-logs", ""); err != nil || len(lines) != 0 {
 		t.Fatalf("%d records shipped before the kill (%v), want them all held", len(lines), err)
 	}
-	first.kill(t)
+	first.Kill(t)
 
 	// The second node ships them after the ack wait; it is killed right after new messages.
-	second := startChildWith(t, bin, dir, env, flags("200ms")...)
+	second := sdkclient.StartNode(t, bin, dir, env, flags("200ms")...)
 	talk(second, 10)
-	second.kill(t)
+	second.Kill(t)
 
-	third := startChildWith(t, bin, dir, env, flags("200ms")...)
-	defer third.kill(t)
+	third := sdkclient.StartNode(t, bin, dir, env, flags("200ms")...)
+	defer third.Kill(t)
 	eventually(t, 30*time.Second, func() error {
 		lines, err := s3Lines(t, reader, "kill-logs", idOf(aws.ToString(room.Arn)))
 		if err != nil {

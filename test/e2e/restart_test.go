@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -113,135 +108,42 @@ func TestRestartKeepsEverything(t *testing.T) {
 	checkEverything(t, devClient(second), w)
 }
 
-// child is an ivschatd process.
-type child struct {
-	cmd *exec.Cmd
-	url string
-}
-
-// buildBinary compiles ./cmd/ivschatd into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ivschatd")
-	build := exec.Command("go", "build", "-o", bin, "github.com/ivschatd/ivschatd/cmd/ivschatd")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startChild runs the binary on a loopback port and waits for it to say where it listens.
-func startChild(t *testing.T, bin, dataDir string) *child {
-	t.Helper()
-	return startChildWith(t, bin, dataDir, nil)
-}
-
-// startChildWith is startChild with more environment variables and flags.
-func startChildWith(t *testing.T, bin, dataDir string, env []string, args ...string) *child {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
-	// The child takes its whole configuration from the flags.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "IVSCHATD_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd}
-	t.Cleanup(func() {
-		if c.cmd.ProcessState == nil {
-			_ = c.cmd.Process.Kill()
-			_ = c.cmd.Wait()
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "ivschatd listening on "); ok {
-				found <- strings.Fields(rest)[0]
-			}
-		}
-		close(found)
-	}()
-	select {
-	case url, ok := <-found:
-		if !ok {
-			t.Fatalf("ivschatd exited without listening: %s", stderr.String())
-		}
-		c.url = url
-	case <-time.After(30 * time.Second):
-		t.Fatalf("ivschatd did not say where it listens within 30s: %s", stderr.String())
-	}
-	resp, err := http.Get(c.url + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %d", resp.StatusCode)
-	}
-	return c
-}
-
-// kill ends the child with SIGKILL: no shutdown code runs.
-func (c *child) kill(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	err := c.cmd.Wait()
-	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child did not die of SIGKILL: %v", err)
-	}
-}
-
 func TestKill9KeepsEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the ivschatd binary")
 	}
-	bin := buildBinary(t)
+	bin := sdkclient.BuildIVSChatd(t)
 	dir := t.TempDir()
 
-	first := startChild(t, bin, dir)
-	w := writeEverything(t, clientAt(first.url))
-	first.kill(t)
+	first := sdkclient.StartNode(t, bin, dir, nil)
+	w := writeEverything(t, clientAt(first.URL))
+	first.Kill(t)
 
-	second := startChild(t, bin, dir)
-	checkEverything(t, clientAt(second.url), w)
+	second := sdkclient.StartNode(t, bin, dir, nil)
+	checkEverything(t, clientAt(second.URL), w)
 
 	// A second kill right after writes, with no pause for the store to settle.
-	more := newRoom(t, clientAt(second.url), &ivschat.CreateRoomInput{Name: aws.String("just-before-kill"), Tags: map[string]string{"k": "v"}})
-	second.kill(t)
-	third := startChild(t, bin, dir)
-	g := getRoom(t, clientAt(third.url), more.Arn)
+	more := newRoom(t, clientAt(second.URL), &ivschat.CreateRoomInput{Name: aws.String("just-before-kill"), Tags: map[string]string{"k": "v"}})
+	second.Kill(t)
+	third := sdkclient.StartNode(t, bin, dir, nil)
+	g := getRoom(t, clientAt(third.URL), more.Arn)
 	if aws.ToString(g.Name) != "just-before-kill" || g.Tags["k"] != "v" {
 		t.Fatalf("room written just before the kill: %+v", g)
 	}
-	if got := snapshot(t, clientAt(third.url), w.arns...); !strings.Contains(got, "two-updated") {
+	if got := snapshot(t, clientAt(third.URL), w.arns...); !strings.Contains(got, "two-updated") {
 		t.Fatalf("earlier writes missing after the second kill: %s", got)
 	}
-	third.kill(t)
+	third.Kill(t)
 }
 
 func TestSecondNodeOnOneDataDirExits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the ivschatd binary")
 	}
-	bin := buildBinary(t)
+	bin := sdkclient.BuildIVSChatd(t)
 	dir := t.TempDir()
-	first := startChild(t, bin, dir)
-	room := newRoom(t, clientAt(first.url), nil)
+	first := sdkclient.StartNode(t, bin, dir, nil)
+	room := newRoom(t, clientAt(first.URL), nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -259,14 +161,14 @@ func TestSecondNodeOnOneDataDirExits(t *testing.T) {
 		}
 	})
 	t.Run("its message names the directory and the pid holding it", func(t *testing.T) {
-		for _, want := range []string{dir, fmt.Sprintf("pid %d", first.cmd.Process.Pid)} {
+		for _, want := range []string{dir, fmt.Sprintf("pid %d", first.Cmd.Process.Pid)} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("output %q does not name %q", out, want)
 			}
 		}
 	})
 	t.Run("the first keeps its rooms and serves on", func(t *testing.T) {
-		getRoom(t, clientAt(first.url), room.Arn)
-		newRoom(t, clientAt(first.url), nil)
+		getRoom(t, clientAt(first.URL), room.Arn)
+		newRoom(t, clientAt(first.URL), nil)
 	})
 }
