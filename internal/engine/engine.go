@@ -207,16 +207,25 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 		return err
 	}
 	watchCtx := e.life
-	if e.Rooms, err = openTable[chat.Room](ctx, watchCtx, rooms, e.guard); err != nil {
+	ld := loader{js: e.js, log: e.cfg.Log, dirOf: e.streamDir}
+	if e.Rooms, err = openTable[chat.Room](ctx, watchCtx, ld, rooms, e.guard); err != nil {
 		return err
 	}
-	if e.LoggingConfigurations, err = openTable[chat.LoggingConfiguration](ctx, watchCtx, configs, e.guard); err != nil {
+	if e.LoggingConfigurations, err = openTable[chat.LoggingConfiguration](ctx, watchCtx, ld, configs, e.guard); err != nil {
 		return err
 	}
-	if e.keys, err = openKeyStore(ctx, watchCtx, keys, e.guard, e.cfg.TokenKeyRotation, e.cfg.TokenLifetime); err != nil {
+	if e.keys, err = openKeyStore(ctx, watchCtx, ld, keys, e.guard, e.cfg.TokenKeyRotation, e.cfg.TokenLifetime); err != nil {
 		return err
 	}
 	return nil
+}
+
+// streamDir is where the embedded server keeps a stream's files; "" for an external server.
+func (e *Engine) streamDir(stream string) string {
+	if e.embeddedOpts == nil {
+		return ""
+	}
+	return filepath.Join(e.embeddedOpts.StoreDir, "jetstream", server.DEFAULT_GLOBAL_ACCOUNT, "streams", stream)
 }
 
 // Keyring returns the current sealing keyring, shared by every node of the cluster.

@@ -30,24 +30,15 @@ type keyStore struct {
 	refreshed time.Time
 }
 
-func openKeyStore(ctx, watchCtx context.Context, kv jetstream.KeyValue, guard *writeGuard, rotation, tokenLifetime time.Duration) (*keyStore, error) {
+func openKeyStore(ctx, watchCtx context.Context, ld loader, kv jetstream.KeyValue, guard *writeGuard, rotation, tokenLifetime time.Duration) (*keyStore, error) {
 	// A superseded key must still open every token it sealed and every cursor it made.
 	s := &keyStore{kv: kv, guard: guard, rotation: rotation, keep: 2*tokenLifetime + time.Hour, keys: map[string]chat.SealingKey{}}
 	w, err := kv.WatchAll(watchCtx)
 	if err != nil {
 		return nil, fmt.Errorf("engine: watch keys: %w", err)
 	}
-	for loaded := false; !loaded; {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case entry := <-w.Updates():
-			if entry == nil {
-				loaded = true
-				break
-			}
-			s.apply(entry)
-		}
+	if _, _, err := ld.load(ctx, kv.Bucket(), w, s.apply); err != nil {
+		return nil, err
 	}
 	if s.ring.Load() == nil {
 		if err := s.rotate(ctx); err != nil {

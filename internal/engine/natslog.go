@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 )
 
 // natsLog passes the embedded NATS server's log into ours: its warnings and errors (a damaged
@@ -15,12 +16,26 @@ type natsLog struct {
 	watch func(msg string)
 }
 
+// The server names a store's stream as "Filestore [NAME]" or "stream '$G > NAME'", and its
+// files by path; records about them carry both as attributes.
+var (
+	storeNamePattern = regexp.MustCompile(`Filestore \[([^\]]+)\]|stream '[^']* > ([^']+)'`)
+	storeFilePattern = regexp.MustCompile(`/\S+\.(?:blk|db|idx|dat|key)\b`)
+)
+
 func (l natsLog) emit(level slog.Level, format string, v []any) {
 	if !l.log.Enabled(context.Background(), level) && l.watch == nil {
 		return
 	}
 	msg := fmt.Sprintf(format, v...)
-	l.log.Log(context.Background(), level, msg, "component", "nats")
+	attrs := []any{"component", "nats"}
+	if m := storeNamePattern.FindStringSubmatch(msg); m != nil {
+		attrs = append(attrs, "stream", m[1]+m[2])
+	}
+	if m := storeFilePattern.FindString(msg); m != "" {
+		attrs = append(attrs, "file", m)
+	}
+	l.log.Log(context.Background(), level, msg, attrs...)
 	if l.watch != nil && level >= slog.LevelError {
 		l.watch(msg)
 	}

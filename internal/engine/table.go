@@ -42,35 +42,32 @@ type Table[T any] struct {
 	// rewatchMu is held while a replacement is being made.
 	watchCtx  context.Context
 	rewatchMu sync.Mutex
-	watcher   jetstream.KeyWatcher
-	rewatched time.Time
+
+	// lostLast, when not 0, is a last sequence the stream listed at load but could not read;
+	// while it is still the last, Sync waits for lostReadable, the last revision loaded.
+	lostLast, lostReadable uint64
+	watcher                jetstream.KeyWatcher
+	rewatched              time.Time
 }
 
-func openTable[T any](ctx, watchCtx context.Context, kv jetstream.KeyValue, guard *writeGuard) (*Table[T], error) {
+func openTable[T any](ctx, watchCtx context.Context, ld loader, kv jetstream.KeyValue, guard *writeGuard) (*Table[T], error) {
 	t := &Table[T]{kv: kv, guard: guard, rows: map[string]map[string]*T{}, revs: map[string]uint64{}, caughtUp: make(chan struct{}),
 		watchCtx: watchCtx}
 	w, err := kv.WatchAll(watchCtx)
 	if err != nil {
 		return nil, fmt.Errorf("engine: watch %s: %w", kv.Bucket(), err)
 	}
-	// The watch first replays every current value, then a nil marks the end of the replay.
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("engine: load %s: %w", kv.Bucket(), ctx.Err())
-		case entry, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("engine: watch %s closed while loading", kv.Bucket())
-			}
-			if entry == nil {
-				t.watcher = w
-				go t.follow(w)
-				return t, nil
-			}
-			t.apply(entry)
-			t.advance(entry.Revision())
-		}
+	applied, lost, err := ld.load(ctx, kv.Bucket(), w, func(entry jetstream.KeyValueEntry) {
+		t.apply(entry)
+		t.advance(entry.Revision())
+	})
+	if err != nil {
+		return nil, err
 	}
+	t.lostLast, t.lostReadable = lost, applied
+	t.watcher = w
+	go t.follow(w)
+	return t, nil
 }
 
 func (t *Table[T]) follow(w jetstream.KeyWatcher) {
@@ -152,6 +149,9 @@ func (t *Table[T]) Sync(ctx context.Context) error {
 		return fmt.Errorf("engine: sync %s: no stream state", t.kv.Bucket())
 	}
 	target := bs.StreamInfo().State.LastSeq
+	if target == t.lostLast {
+		target = t.lostReadable
+	}
 	stalled := time.NewTimer(stallAfter)
 	defer stalled.Stop()
 	for {
