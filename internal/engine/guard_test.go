@@ -3,58 +3,16 @@ package engine
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
-// smallDisk mounts a tmpfs of the given size on a fresh directory until the test ends.
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-// fillDisk writes a file into dir until the disk is full; removing the file frees the space.
-func fillDisk(t *testing.T, dir string) (free func()) {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for {
-		if _, err = f.Write(chunk); err != nil {
-			break
-		}
-	}
-	f.Close()
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("filling %s: %v", dir, err)
-	}
-	return func() {
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestFullDisk(t *testing.T) {
-	dir := smallDisk(t, "20m")
+	dir := sdkclient.SmallDisk(t, "20m")
 	cfg := Config{DataDir: dir, ChatLog: ChatLogStreamConfig{MaxBytes: 1 << 20}}
 	e, err := Open(context.Background(), cfg)
 	if err != nil {
@@ -72,7 +30,7 @@ func TestFullDisk(t *testing.T) {
 		}
 		return err
 	}
-	free := fillDisk(t, dir)
+	free := sdkclient.FillDisk(t, dir)
 
 	t.Run("a write on a full disk fails at once, saying the store cannot write", func(t *testing.T) {
 		// The first writes may still fit in the last page of a block file.

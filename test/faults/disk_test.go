@@ -15,7 +15,7 @@ import (
 
 // TestFullDisk fills the disk of a node's data dir (a 20 MB tmpfs), then frees it.
 func TestFullDisk(t *testing.T) {
-	dir := smallDisk(t, "20m")
+	dir := sdkclient.SmallDisk(t, "20m")
 	bin := sdkclient.BuildIVSChatd(t)
 	// The chat-log stream's default reservation (1 GiB) would not fit on the small disk.
 	flags := []string{"--chatlog-max-bytes", "1048576"}
@@ -32,7 +32,7 @@ func TestFullDisk(t *testing.T) {
 		return time.Since(start), err
 	}
 	before := sdkclient.NewRoom(t, c, nil)
-	free := fillDisk(t, dir)
+	free := sdkclient.FillDisk(t, dir)
 
 	t.Run("CreateRoom answers at once with 500 InternalServerException saying the store cannot write", func(t *testing.T) {
 		var took time.Duration

@@ -7,10 +7,6 @@ package faults
 
 import (
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
@@ -22,43 +18,6 @@ import (
 // clientOf is the Go SDK client for a node, with the development key pair.
 func clientOf(n *sdkclient.Node) *ivschat.Client {
 	return sdkclient.IVSChat(n.URL, "us-east-1", api.DevAccessKeyID, api.DevSecretAccessKey, "")
-}
-
-// smallDisk mounts a tmpfs of the given size on a fresh directory until the test ends.
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-// fillDisk writes a file into dir until its disk is full; free removes it.
-func fillDisk(t *testing.T, dir string) (free func()) {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for err == nil {
-		_, err = f.Write(chunk)
-	}
-	f.Close()
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("filling %s: %v", dir, err)
-	}
-	return func() {
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // apiError is the AWS error code and message of err, or fails the test if err is not one.
