@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "AWS region this server answers for (SigV4 scope and ARNs)")
 	fs.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account of the default principal")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "comma-separated NATS server URLs of an external cluster; empty runs the engine embedded")
-	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "JetStream replication factor of every bucket and stream (external cluster)")
+	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "JetStream replication factor of every bucket and stream (external cluster); 0: 3 on a cluster of three or more servers, else 1")
 	fs.StringVar(&cfg.CredentialsFile, "credentials", "", `JSON file of principals and what each account may name: {"principals":[{"accessKeyId","secretAccessKey","accountId","sessionToken"?,"actions"?}],"accounts"?:{"<account>":{"allow":{"lambda"?,"s3"?,"logs"?,"firehose"?:[names or patterns]}}}}`)
 	fs.IntVar(&cfg.MaxRooms, "max-rooms", cfg.MaxRooms, "quota of rooms per account")
 	fs.IntVar(&cfg.MaxLoggingConfigurations, "max-logging-configurations", cfg.MaxLoggingConfigurations, "quota of logging configurations per account")

@@ -8,6 +8,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -33,6 +34,7 @@ type Config struct {
 	// DataDir holds the embedded server's JetStream store.
 	DataDir string
 	// Replicas is the replication factor of every bucket and stream (external clusters only).
+	// Zero chooses by the cluster's size: 3 on a cluster of three or more servers, else 1.
 	Replicas int
 	// TokenKeyRotation is how old the newest sealing key may grow before a new one is made;
 	// zero never rotates.
@@ -86,7 +88,7 @@ const (
 
 // Open starts or joins the engine and loads its state; it returns once the node can serve.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
-	if cfg.Replicas < 1 {
+	if cfg.URL == "" || cfg.Replicas < 0 {
 		cfg.Replicas = 1
 	}
 	if cfg.TokenLifetime <= 0 {
@@ -107,6 +109,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		e.Close()
 		return nil, err
+	}
+	if e.cfg.Replicas == 0 {
+		if e.cfg.Replicas, err = e.defaultReplicas(ctx); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	if err := e.openBuckets(ctx); err != nil {
 		e.Close()
@@ -245,23 +253,78 @@ func (e *Engine) RotateSealingKey(ctx context.Context) error { return e.keys.rot
 
 // ClaimToken records the single use of a token. Exactly one caller across the cluster gets
 // true for a given token id; the record expires with the token.
+//
+// A claim is a write, so it needs the used-token bucket's leader. When that leader is lost,
+// the bucket answers nothing until its replicas elect another; rather than one long wait,
+// each attempt is short and the claim is tried again until ctx ends, so that it goes through
+// as soon as the new leader is there. An attempt whose answer was lost may still have been
+// stored: each claim stores its own nonce, and finding it means the claim is this caller's.
 func (e *Engine) ClaimToken(ctx context.Context, tokenID string, expires time.Time) (bool, error) {
 	ttl := time.Until(expires) + time.Minute
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	err := e.guard.write(ctx, func(ctx context.Context) error {
-		_, err := e.usedTokens.Create(ctx, tokenID, nil, jetstream.KeyTTL(ttl))
-		return err
-	})
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return false, nil
+	nonce := []byte(rand.Text())
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, claimAttempt)
+		err := e.guard.write(actx, func(ctx context.Context) error {
+			_, err := e.usedTokens.Create(ctx, tokenID, nonce, jetstream.KeyTTL(ttl))
+			return err
+		})
+		cancel()
+		if err == nil {
+			return true, nil
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			if attempt == 0 {
+				return false, nil
+			}
+			entry, gerr := e.usedTokens.Get(ctx, tokenID)
+			if gerr == nil {
+				return bytes.Equal(entry.Value(), nonce), nil
+			}
+			// A replica that has not got the record yet answered: ask again.
+		} else if errors.Is(err, ErrStoreUnwritable) {
+			return false, fmt.Errorf("engine: claim token: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("engine: claim token: %w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(claimRetryPause):
+		}
 	}
-	if err != nil {
-		return false, fmt.Errorf("engine: claim token: %w", err)
-	}
-	return true, nil
 }
+
+// claimAttempt bounds one attempt at a token claim; a write normally takes milliseconds.
+// claimRetryPause spaces the attempts while a leader is being elected.
+const (
+	claimAttempt    = 500 * time.Millisecond
+	claimRetryPause = 50 * time.Millisecond
+)
+
+// defaultReplicas is the replication factor for an external NATS that was given none: 3
+// when the server is part of a cluster of three or more (as its INFO tells, with the
+// addresses of its peers), so that losing a server loses nothing, else 1.
+func (e *Engine) defaultReplicas(ctx context.Context) (int, error) {
+	for !e.nc.IsConnected() {
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("engine: connect to NATS at %s: %w", e.cfg.URL, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	servers := len(e.nc.Servers())
+	replicas := 1
+	if e.nc.ConnectedClusterName() != "" && servers >= 3 {
+		replicas = 3
+	}
+	e.cfg.Log.Info("engine: replicas chosen by the NATS cluster's size (set --replicas to choose)",
+		"cluster", e.nc.ConnectedClusterName(), "servers", servers, "replicas", replicas)
+	return replicas, nil
+}
+
+// Replicas is the replication factor of the engine's buckets and streams.
+func (e *Engine) Replicas() int { return e.cfg.Replicas }
 
 // connOptions are the options of the engine's connection, embedded or external. NoEcho keeps
 // the server from returning what this node publishes on room subjects (the Broker hands it

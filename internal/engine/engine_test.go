@@ -578,3 +578,16 @@ func TestDataDirLock(t *testing.T) {
 		openEngine(t, dir)
 	})
 }
+
+func TestDefaultReplicas(t *testing.T) {
+	t.Run("a single external server without a cluster gets one replica", func(t *testing.T) {
+		if got := openExternal(t, startNATS(t)).Replicas(); got != 1 {
+			t.Fatalf("Replicas() = %d, want 1", got)
+		}
+	})
+	t.Run("the embedded engine has one replica", func(t *testing.T) {
+		if got := openEngine(t, t.TempDir()).Replicas(); got != 1 {
+			t.Fatalf("Replicas() = %d, want 1", got)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,6 +38,10 @@ type Table[T any] struct {
 	watchMu  sync.Mutex
 	watched  uint64
 	caughtUp chan struct{}
+	// stuck is the revision a Sync last waited for in vain (the watch had stalled).
+	stuck uint64
+	// leaderFailed is when the stream leader last failed to answer Sync (Unix ns), or 0.
+	leaderFailed atomic.Int64
 
 	// watchCtx ends every watch; rewatched is when a stalled watch was last replaced, and
 	// rewatchMu is held while a replacement is being made.
@@ -123,11 +128,16 @@ func (t *Table[T]) restartWatch() {
 }
 
 const (
-	// syncTimeout bounds how long a read waits for the index to catch up with the bucket.
-	syncTimeout = 2 * time.Second
+	// syncTimeout bounds how long a read waits for the index to catch up with the bucket. The
+	// watch trails the bucket by milliseconds; one that is this far behind has stalled.
+	syncTimeout = 800 * time.Millisecond
+	// leaderTimeout bounds the wait for the stream leader's last revision. It answers in
+	// milliseconds; no answer means it is gone and its replicas are electing another (for
+	// seconds), and the read is better served from the index now than late.
+	leaderTimeout = 500 * time.Millisecond
 	// stallAfter is how far behind the watch may stay before Sync replaces it: it normally
 	// trails the bucket by a few milliseconds.
-	stallAfter = 500 * time.Millisecond
+	stallAfter = 250 * time.Millisecond
 	// rewatchEvery spaces replacements of the watch.
 	rewatchEvery = 5 * time.Second
 )
@@ -140,8 +150,16 @@ const (
 func (t *Table[T]) Sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
-	status, err := t.kv.Status(ctx)
+	if failed := t.leaderFailed.Load(); failed != 0 && time.Since(time.Unix(0, failed)) < leaderTimeout {
+		// The leader did not answer a moment ago: an election is under way. Reads are
+		// served from the index at once meanwhile, rather than each waiting.
+		return fmt.Errorf("engine: sync %s: the stream leader did not answer %v ago", t.kv.Bucket(), time.Since(time.Unix(0, failed)).Round(time.Millisecond))
+	}
+	lctx, lcancel := context.WithTimeout(ctx, leaderTimeout)
+	status, err := t.kv.Status(lctx)
+	lcancel()
 	if err != nil {
+		t.leaderFailed.Store(time.Now().UnixNano())
 		return fmt.Errorf("engine: sync %s: %w", t.kv.Bucket(), err)
 	}
 	bs, ok := status.(*jetstream.KeyValueBucketStatus)
@@ -151,6 +169,15 @@ func (t *Table[T]) Sync(ctx context.Context) error {
 	target := bs.StreamInfo().State.LastSeq
 	if target == t.lostLast {
 		target = t.lostReadable
+	}
+	t.watchMu.Lock()
+	watched, stuck := t.watched, t.stuck
+	t.watchMu.Unlock()
+	if stuck > watched && target > watched {
+		// An earlier Sync waited for the stalled watch in vain; until the watch passes what
+		// it waited for, reads are served from the index at once rather than each waiting.
+		go t.rewatch()
+		return fmt.Errorf("engine: sync %s: the watch is stalled at revision %d of %d", t.kv.Bucket(), watched, target)
 	}
 	stalled := time.NewTimer(stallAfter)
 	defer stalled.Stop()
@@ -166,6 +193,9 @@ func (t *Table[T]) Sync(ctx context.Context) error {
 		case <-stalled.C:
 			go t.rewatch() // creating a watch may itself wait on an election
 		case <-ctx.Done():
+			t.watchMu.Lock()
+			t.stuck = max(t.stuck, target)
+			t.watchMu.Unlock()
 			return fmt.Errorf("engine: sync %s: at revision %d of %d: %w", t.kv.Bucket(), watched, target, ctx.Err())
 		}
 	}

@@ -57,7 +57,7 @@ func DefaultConfig() Config {
 		DataDir:                  "data",
 		Region:                   "us-east-1",
 		AccountID:                "123456789012",
-		Replicas:                 1,
+		Replicas:                 0,
 		MaxRooms:                 chat.DefaultMaxRooms,
 		MaxLoggingConfigurations: chat.DefaultMaxLoggingConfigurations,
 		TokenLifetime:            chat.DefaultTokenLifetime,

@@ -73,6 +73,14 @@ func TestCluster(t *testing.T) {
 		testFreshRoomRate(t, nodes)
 	})
 
+	t.Run("with --nats-url and no --replicas, a node of a three-server cluster replicates by 3", func(t *testing.T) {
+		n := startNode(t, bin, "node-default", nc.urls(), "--replicas", "0")
+		if log := n.stderr.String(); !strings.Contains(log, "replicas=3") {
+			t.Errorf("the node did not choose 3 replicas:\n%s", log)
+		}
+		n.kill()
+	})
+
 	t.Run("chat logs: each record is shipped once by the cluster", func(t *testing.T) {
 		testChatLogOnce(t, nodes, logDir)
 	})
@@ -739,9 +747,18 @@ func testNATSServerLoss(t *testing.T, nc *natsCluster, nodes []*node) {
 	if victim < 0 {
 		victim = 0
 	}
+	avail := measure(nodes, probes(t, nodes, room.Arn))
+	time.Sleep(500 * time.Millisecond) // every loop has answered once
 	lost := time.Now()
 	nc.servers[victim].kill()
 	t.Logf("killed %s (kill -9), the leader of the rooms bucket", nc.servers[victim].name)
+	defer func() {
+		avail.end()
+		avail.report(t, "one NATS server of three killed")
+		// Reads need no leader, and a token claim is retried at once on the new one. The
+		// target is 1 s; the bound leaves room for a loaded machine.
+		avail.expectAnswering(t, 1500*time.Millisecond, "CreateChatToken", "connect", "GetRoom", "ListRooms")
+	}()
 
 	// Every node answers the control plane again after the election.
 	var arns []*string

@@ -1,0 +1,166 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ivschat"
+	"github.com/gorilla/websocket"
+)
+
+// availability calls every node in a loop, one loop per kind of call, while a fault happens,
+// and measures what clients see: for each kind, the longest time without an answer, that is
+// from the end of one successful call to the end of the next one (a failed or slow call
+// widens it).
+type availability struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	gaps map[string]time.Duration // kind → longest gap on any node
+	errs map[string][]string      // kind → the distinct errors seen
+	n    map[string]int           // kind → calls made
+}
+
+// probe is one kind of call against one node.
+type probe struct {
+	kind string
+	call func(ctx context.Context, n *node) error
+}
+
+// probes are the calls a client of one room makes: minting a token, connecting with one
+// (minted before the fault), reading the room, and a write.
+func probes(t *testing.T, nodes []*node, roomARN *string) []probe {
+	// Tokens are minted up front, so that a connection measures the handshake alone.
+	tokens := map[*node]chan string{}
+	for _, n := range nodes {
+		tokens[n] = make(chan string, 400)
+		for i := range cap(tokens[n]) {
+			tokens[n] <- newToken(t, n.ivs, roomARN, fmt.Sprintf("probe-%s-%d", n.name, i))
+		}
+	}
+	return []probe{
+		{"CreateChatToken", func(ctx context.Context, n *node) error {
+			_, err := n.ivs.CreateChatToken(ctx, &ivschat.CreateChatTokenInput{RoomIdentifier: roomARN, UserId: aws.String("probe")})
+			return err
+		}},
+		{"connect", func(ctx context.Context, n *node) error {
+			var token string
+			select {
+			case token = <-tokens[n]:
+			default:
+				return nil // out of tokens: the fault has lasted long enough to tell
+			}
+			d := websocket.Dialer{Subprotocols: []string{token}, HandshakeTimeout: 5 * time.Second}
+			ws, resp, err := d.DialContext(ctx, n.ws, nil)
+			if err != nil {
+				if resp != nil {
+					return fmt.Errorf("handshake %d", resp.StatusCode)
+				}
+				return err
+			}
+			return ws.Close()
+		}},
+		{"GetRoom", func(ctx context.Context, n *node) error {
+			_, err := n.ivs.GetRoom(ctx, &ivschat.GetRoomInput{Identifier: roomARN})
+			return err
+		}},
+		{"ListRooms", func(ctx context.Context, n *node) error {
+			_, err := n.ivs.ListRooms(ctx, &ivschat.ListRoomsInput{MaxResults: aws.Int32(1)})
+			return err
+		}},
+		{"TagResource (write)", func(ctx context.Context, n *node) error {
+			_, err := n.ivs.TagResource(ctx, &ivschat.TagResourceInput{ResourceArn: roomARN, Tags: map[string]string{"probe": n.name}})
+			return err
+		}},
+	}
+}
+
+// measure starts the loops; stop ends them and returns what was measured.
+func measure(nodes []*node, ps []probe) *availability {
+	a := &availability{stop: make(chan struct{}), gaps: map[string]time.Duration{}, errs: map[string][]string{}, n: map[string]int{}}
+	for _, p := range ps {
+		for _, n := range nodes {
+			a.wg.Add(1)
+			go a.loop(p, n)
+		}
+	}
+	return a
+}
+
+func (a *availability) loop(p probe, n *node) {
+	defer a.wg.Done()
+	lastOK := time.Now()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := p.call(ctx, n)
+		cancel()
+		now := time.Now()
+		a.mu.Lock()
+		a.n[p.kind]++
+		if err == nil {
+			a.gaps[p.kind] = max(a.gaps[p.kind], now.Sub(lastOK))
+			lastOK = now
+		} else if msg := firstLine(err.Error()); len(a.errs[p.kind]) < 5 && !slices.Contains(a.errs[p.kind], msg) {
+			a.errs[p.kind] = append(a.errs[p.kind], msg)
+		}
+		a.mu.Unlock()
+	}
+}
+
+func (a *availability) end() {
+	close(a.stop)
+	a.wg.Wait()
+}
+
+// report logs each kind's longest gap and errors, in a stable order.
+func (a *availability) report(t *testing.T, what string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	kinds := make([]string, 0, len(a.gaps))
+	for k := range a.n {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		t.Logf("figure: %s: %s: longest time without an answer %v (%d calls); errors: %s",
+			what, k, a.gaps[k].Round(10*time.Millisecond), a.n[k], strings.Join(a.errs[k], " | "))
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 160 {
+		s = s[:160]
+	}
+	return s
+}
+
+// expectAnswering fails the test if a kind of call failed at all, or went longer than
+// within without an answer.
+func (a *availability) expectAnswering(t *testing.T, within time.Duration, kinds ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range kinds {
+		if len(a.errs[k]) > 0 {
+			t.Errorf("%s failed during the fault: %s", k, strings.Join(a.errs[k], " | "))
+		}
+		if a.gaps[k] > within {
+			t.Errorf("%s went %v without an answer; want at most %v", k, a.gaps[k], within)
+		}
+	}
+}
