@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +35,7 @@ func repoRoot() string {
 type Node struct {
 	Cmd *exec.Cmd
 	URL string
-	log *syncBuffer
+	log *LockedBuffer
 }
 
 // StartNode runs the binary with --data-dir dataDir and the given flags, its environment
@@ -56,7 +55,7 @@ func StartNode(t testing.TB, bin, dataDir string, env []string, args ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{Cmd: cmd, log: &syncBuffer{}}
+	n := &Node{Cmd: cmd, log: &LockedBuffer{}}
 	cmd.Stderr = n.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -121,22 +120,4 @@ func (n *Node) Stop(t testing.TB) {
 	if err := n.Cmd.Wait(); err != nil {
 		t.Fatalf("ivschatd after SIGTERM: %v\n%s", err, n.Log())
 	}
-}
-
-// syncBuffer is a strings.Builder that a process writes while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
