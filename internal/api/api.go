@@ -118,7 +118,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	keyID := claim.AccessKeyID()
 	p := h.principals[keyID]
 	if !p.Allows(name) {
-		toWire(chat.AccessDenied(fmt.Sprintf("User %s is not authorized to perform ivschat:%s", p.AccessKeyID, name))).write(w)
+		toWire(NotAuthorized(p, name)).write(w)
 		return
 	}
 	c.ctx, c.account, c.body = r.Context(), p.AccountID, body

@@ -178,3 +178,17 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 		}
 	}
 }
+
+// RoomMembers are the users connected to a room on this node, each with its number of
+// connections: what the web console shows as connected now.
+func (g *Gateway) RoomMembers(key chat.RoomKey) map[string]int {
+	sh := shardOf(&g.hubs, key)
+	sh.mu.Lock()
+	h := sh.hubs[key]
+	sh.mu.Unlock()
+	users := map[string]int{}
+	if h != nil {
+		h.each(func(c *conn) { users[c.token.UserID]++ })
+	}
+	return users
+}
