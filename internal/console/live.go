@@ -327,8 +327,10 @@ func (h *Handler) liveRoom(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
+	// The API names a room by its ARN; the console's links by its id, in the signed-in account.
+	arn := chat.RoomARN(h.cfg.Service.Region(), s.principal.AccountID, r.PathValue("id")).String()
 	var room map[string]any
-	if err := h.call(r, s, "GetRoom", map[string]string{"identifier": r.PathValue("id")}, &room); err != nil {
+	if err := h.call(r, s, "GetRoom", map[string]string{"identifier": arn}, &room); err != nil {
 		api.WriteError(w, err)
 		return
 	}
@@ -366,7 +368,7 @@ func (h *Handler) liveRoom(w http.ResponseWriter, r *http.Request) {
 				err = st.send("payload", sig.Payload)
 			case chat.SignalUpdated:
 				var now map[string]any
-				if h.call(r, s, "GetRoom", map[string]string{"identifier": id}, &now) == nil {
+				if h.call(r, s, "GetRoom", map[string]string{"identifier": arn}, &now) == nil {
 					err = st.sendJSON("room", now)
 				}
 			case chat.SignalDeleted:

@@ -22,7 +22,7 @@ function h(tag, attrs = {}, ...children) {
     else if (v === true) el.setAttribute(k, '');
     else el.setAttribute(k, v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -486,7 +486,7 @@ function roomView(id) {
     if (es.readyState !== EventSource.CLOSED) return;
     // The stream was refused: say why (the room is gone, or not this account's).
     try {
-      await api('GetRoom', { identifier: id });
+      await api('GetRoom', { identifier: `arn:aws:ivschat:${session.region}:${session.accountId}:room/${id}` });
     } catch (err) {
       app.replaceChildren(h('div', { class: 'empty' }, h('strong', {}, 'Cannot show this room'), `${err.message}. `, h('a', { href: '#/rooms' }, 'Back to the rooms')));
     }
