@@ -262,14 +262,14 @@ func run(args []string) error {
 			if err != nil {
 				return nil, nil, err
 			}
-			argv := []string{o.ivschatd, "--addr", "127.0.0.1:0", "--data-dir", dir}
+			argv := []string{o.ivschatd, "--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-addr", "127.0.0.1:0"}
 			pprofURL = ""
 			if o.profile != "" {
 				port, err := freePort()
 				if err != nil {
 					return nil, nil, err
 				}
-				argv = append(argv, "--pprof-addr", "127.0.0.1:"+strconv.Itoa(port))
+				argv[len(argv)-1] = "127.0.0.1:" + strconv.Itoa(port) // profiles are on the admin listener
 				pprofURL = "http://127.0.0.1:" + strconv.Itoa(port)
 			}
 			argv = append(argv, strings.Fields(o.ivschatdArgs)...)

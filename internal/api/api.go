@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/metrics"
 	"github.com/ivschatd/ivschatd/internal/service"
 	"github.com/ivschatd/ivschatd/internal/sigv4"
 )
@@ -64,6 +65,8 @@ type Handler struct {
 	// signature is checked.
 	pendingBodyBytes atomic.Int64
 	log              *slog.Logger
+	// Metrics counts and times every request (nil: not counted). Set it before serving.
+	Metrics *metrics.Metrics
 }
 
 // New makes the control-plane handler.
@@ -79,8 +82,57 @@ func New(s *service.Service, principals Principals, limits Limits, log *slog.Log
 	return h
 }
 
+// exchange is what one request's line in the log and its metrics say.
+type exchange struct {
+	http.ResponseWriter
+	status    int
+	operation string // "" until the request is routed to one
+	account   string // "" until the caller is authenticated
+}
+
+func (x *exchange) WriteHeader(status int) {
+	if x.status == 0 {
+		x.status = status
+	}
+	x.ResponseWriter.WriteHeader(status)
+}
+
+func (x *exchange) Write(b []byte) (int, error) {
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	return x.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("x-amzn-RequestId", newRequestID())
+	start := time.Now()
+	id := newRequestID()
+	w.Header().Set("x-amzn-RequestId", id)
+	x := &exchange{ResponseWriter: w}
+	h.serve(x, r)
+	took := time.Since(start)
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	h.Metrics.APIRequest(x.operation, x.status, took)
+	if x.status < 300 {
+		switch x.operation {
+		case "SendEvent":
+			h.Metrics.Event(metrics.EventAPI)
+		case "DisconnectUser":
+			h.Metrics.Event(metrics.EventDisconnectUser)
+		}
+	}
+	// Never the body: it holds message text, attributes and tokens.
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("operation", x.operation),
+		slog.String("account", x.account), slog.Int("status", x.status), slog.Duration("duration", took),
+		slog.String("request_id", id))
+}
+
+func (h *Handler) serve(w *exchange, r *http.Request) {
 	rc := http.NewResponseController(w)
 	if h.limits.BodyTimeout > 0 {
 		_ = rc.SetReadDeadline(time.Now().Add(h.limits.BodyTimeout))
@@ -90,6 +142,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseUnread(w, r, rc, werr)
 		return
 	}
+	w.operation = name
 	// Everything the headers can prove is checked before a byte of the body is read: a
 	// stranger cannot make the server hold a body.
 	claim, err := h.verifier.Check(r)
@@ -117,6 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 	keyID := claim.AccessKeyID()
 	p := h.principals[keyID]
+	w.account = p.AccountID
 	if !p.Allows(name) {
 		toWire(NotAuthorized(p, name)).write(w)
 		return

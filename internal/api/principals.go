@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
@@ -19,6 +20,59 @@ type Principal struct {
 	SessionToken    string   `json:"sessionToken,omitempty"`
 	AccountID       string   `json:"accountId"`
 	Actions         []string `json:"actions,omitempty"`
+}
+
+// Action namespaces: each maps to whether it has an operation of a name. ivschatd's own
+// extension operations will be a second namespace, "ivschatd".
+var actionNamespaces = map[string]func(operation string) bool{
+	"ivschat": isOperation,
+}
+
+// isOperation reports whether an operation has the name, in any case (as IAM compares actions).
+func isOperation(name string) bool {
+	for op := range operations {
+		if strings.EqualFold(op, name) {
+			return true
+		}
+	}
+	for _, t := range tagOperations {
+		if strings.EqualFold(t.name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Actions lists every action a principal's "actions" may name: "*", each namespace's
+// wildcard and each of its operations.
+func Actions() []string {
+	out := []string{"*"}
+	for ns := range actionNamespaces {
+		out = append(out, ns+":*")
+		for name := range operations {
+			out = append(out, ns+":"+name)
+		}
+		for _, t := range tagOperations {
+			out = append(out, ns+":"+t.name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkAction refuses an action that names no operation, so that a typo does not silently
+// deny what it meant to allow.
+func checkAction(a string) error {
+	if a == "*" {
+		return nil
+	}
+	ns, op, found := strings.Cut(a, ":")
+	for name, has := range actionNamespaces {
+		if found && strings.EqualFold(ns, name) && (op == "*" || has(op)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("action %q names no operation; the actions are %s", a, strings.Join(Actions(), ", "))
 }
 
 // Allows reports whether the principal may call an operation. No list means every action;
@@ -86,6 +140,9 @@ func LoadCredentials(path, defaultAccount string) (*Credentials, error) {
 	if dec.Decode(new(json.RawMessage)) != io.EOF {
 		return nil, fmt.Errorf("credentials file %s: more than one JSON value", path)
 	}
+	if len(f.Principals) == 0 {
+		return nil, fmt.Errorf(`credentials file %s: "principals" lists no principal; list at least one (without any, the file would leave the server with no callers)`, path)
+	}
 	c := &Credentials{Principals: Principals{}, Allow: map[string]chat.Allowance{}}
 	for i, p := range f.Principals {
 		if p == nil {
@@ -133,6 +190,11 @@ func (ps Principals) Add(p *Principal) error {
 		return fmt.Errorf("accountId of %s must be 12 digits, got %q", p.AccessKeyID, p.AccountID)
 	case ps[p.AccessKeyID] != nil:
 		return fmt.Errorf("access key id %s is listed twice", p.AccessKeyID)
+	}
+	for _, a := range p.Actions {
+		if err := checkAction(a); err != nil {
+			return fmt.Errorf("actions of %s: %w", p.AccessKeyID, err)
+		}
 	}
 	ps[p.AccessKeyID] = p
 	return nil

@@ -30,6 +30,13 @@ func TestLoadCredentials(t *testing.T) {
 		{"an empty name is refused", `{"principals":[` + principal + `],"accounts":{"111111111111":{"allow":{"s3":[""]}}}}`, nil, `accounts.111111111111.allow.s3`},
 		{"a null account entry is refused", `{"principals":[` + principal + `],"accounts":{"111111111111":null}}`, nil, `accounts.111111111111: null`},
 		{"a second JSON value is refused", `{"principals":[` + principal + `]} {}`, nil, "more than one JSON value"},
+		{"an empty principals list is refused", `{"principals":[]}`, nil, `"principals" lists no principal`},
+		{"a file without principals is refused", `{}`, nil, `"principals" lists no principal`},
+		{"a misspelt principals key is refused", `{"principal":[` + principal + `]}`, nil, `unknown field "principal"`},
+		{"actions naming operations load", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["ivschat:CreateChatToken","ivschat:tagresource","ivschat:*","*"]}]}`, map[string]chat.Allowance{}, ""},
+		{"an unknown action is refused, with the list of actions", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["ivschat:CreateChatTokens"]}]}`, nil, `action "ivschat:CreateChatTokens" names no operation; the actions are *, ivschat:*, ivschat:CreateChatToken`},
+		{"an action of another service is refused", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["s3:GetObject"]}]}`, nil, `action "s3:GetObject" names no operation`},
+		{"an action without a namespace is refused", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["CreateRoom"]}]}`, nil, `action "CreateRoom" names no operation`},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "credentials.json")

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 func startIvschatd(t *testing.T) *Ivschatd {
 	t.Helper()
 	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
+	cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", ""
 	cfg.DataDir = t.TempDir()
 	srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -96,8 +96,8 @@ func BenchmarkShip(b *testing.B) {
 			start := time.Now()
 			s := Start(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			for {
-				keys, err := e.ChatLogQueueKeys(context.Background())
-				if err == nil && len(keys) == 0 {
+				waiting, err := e.ChatLogWaiting(context.Background())
+				if err == nil && len(waiting) == 0 {
 					break
 				}
 				time.Sleep(5 * time.Millisecond)

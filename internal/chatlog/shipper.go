@@ -14,13 +14,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/ivschatd/ivschatd/internal/engine"
+	"github.com/ivschatd/ivschatd/internal/metrics"
 )
 
 // Config tunes shipping. Zero values take the defaults of DefaultConfig.
@@ -50,6 +53,8 @@ type Config struct {
 	Stream engine.ChatLogStreamConfig
 	// AWS, if set, adjusts the AWS SDK configuration after the standard chain loaded it.
 	AWS func(*aws.Config)
+	// Metrics counts the records shipped and refused (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // DefaultConfig is the configuration of ivschatd with no flags.
@@ -118,6 +123,17 @@ type Shipper struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker
+	// pending is the number of records waiting, by destination kind, as discovery last saw.
+	pending atomic.Pointer[map[string]uint64]
+}
+
+// Pending is the number of chat-log records waiting for their destinations in the whole
+// cluster, by destination kind, as the shipper last looked (every half second).
+func (s *Shipper) Pending() map[string]uint64 {
+	if p := s.pending.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Start loads the AWS configuration and starts shipping; it returns at once. A configuration
@@ -164,11 +180,17 @@ func (s *Shipper) discover() {
 	t := time.NewTicker(discoverEvery)
 	defer t.Stop()
 	for {
-		keys, err := s.engine.ChatLogQueueKeys(s.ctx)
+		waiting, err := s.engine.ChatLogWaiting(s.ctx)
 		if err == nil {
 			now := time.Now()
+			byKind := map[string]uint64{}
+			for key, n := range waiting {
+				kind, _, _ := strings.Cut(key, "-")
+				byKind[kind] += n
+			}
+			s.pending.Store(&byKind)
 			s.mu.Lock()
-			for _, key := range keys {
+			for key := range waiting {
 				w := s.workers[key]
 				if w == nil {
 					w = s.startWorker(key)

@@ -177,12 +177,14 @@ func (w *worker) flush(b *batch) {
 	ctx, cancel := context.WithTimeout(w.s.hard, callTimeout)
 	err := w.sink.ship(ctx, b)
 	cancel()
+	kind, _ := b.dest.Kind()
 	if err == nil {
 		for _, it := range b.items {
 			_ = it.x.Ack()
 		}
+		w.s.cfg.Metrics.ChatLogShipped(kind, len(b.items))
 		if w.failures > 0 {
-			kind, name := b.dest.Kind()
+			_, name := b.dest.Kind()
 			w.s.log.Info("chat log: destination accepts records again", "destination", kind, "name", name)
 			w.failures = 0
 		}
@@ -203,8 +205,10 @@ func (w *worker) flush(b *batch) {
 		failed++
 		_ = it.x.Retry(delay)
 	}
+	w.s.cfg.Metrics.ChatLogShipped(kind, len(b.items)-failed)
+	w.s.cfg.Metrics.ChatLogFailed(kind, failed)
 	w.pause = time.Now().Add(delay)
-	kind, name := b.dest.Kind()
+	_, name := b.dest.Kind()
 	w.s.log.Warn("chat log: destination refused records; they wait in the stream", "destination", kind, "name", name,
 		"room", b.room, "records", failed, "retry_in", delay.Round(time.Millisecond), "err", err)
 }

@@ -162,19 +162,20 @@ type ChatLogQueue struct {
 	cons jetstream.Consumer
 }
 
-// ChatLogQueueKeys lists the destination keys with records waiting.
-func (e *Engine) ChatLogQueueKeys(ctx context.Context) ([]string, error) {
+// ChatLogWaiting counts the records waiting, by destination key, for the destinations that
+// have any.
+func (e *Engine) ChatLogWaiting(ctx context.Context) (map[string]uint64, error) {
 	info, err := e.chatLog.Info(ctx, jetstream.WithSubjectFilter(subjectChatLogOut+">"))
 	if err != nil {
 		return nil, fmt.Errorf("engine: chat-log stream info: %w", err)
 	}
-	keys := make([]string, 0, len(info.State.Subjects))
+	waiting := make(map[string]uint64, len(info.State.Subjects))
 	for subject, n := range info.State.Subjects {
 		if key, ok := strings.CutPrefix(subject, subjectChatLogOut); ok && n > 0 {
-			keys = append(keys, key)
+			waiting[key] = n
 		}
 	}
-	return keys, nil
+	return waiting, nil
 }
 
 // OpenChatLogQueue creates or joins a destination's consumer. Consumers not pulled from for an

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -67,14 +68,12 @@ func TestChatLogQueues(t *testing.T) {
 	defer stop()
 
 	eventually(t, "every destination to have its records", func() bool {
-		keys, err := e.ChatLogQueueKeys(ctx)
+		waiting, err := e.ChatLogWaiting(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sort.Strings(keys)
-		want := []string{bucketA.Key(), groupB.Key(), streamC.Key()}
-		sort.Strings(want)
-		return slices.Equal(keys, want)
+		want := map[string]uint64{bucketA.Key(): 2, groupB.Key(): 1, streamC.Key(): 1}
+		return maps.Equal(waiting, want)
 	})
 	if got := drain(t, e, bucketA, 2); !slices.Equal(got, []string{"RRRRRRRRRRR1:one", "RRRRRRRRRRR2:two"}) {
 		t.Fatalf("bucket: %q", got)
@@ -85,8 +84,8 @@ func TestChatLogQueues(t *testing.T) {
 		}
 	}
 	eventually(t, "acknowledged records to leave the stream", func() bool {
-		keys, _ := e.ChatLogQueueKeys(ctx)
-		return len(keys) == 0
+		waiting, _ := e.ChatLogWaiting(ctx)
+		return len(waiting) == 0
 	})
 }
 

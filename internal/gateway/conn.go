@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"runtime"
 	"sync"
@@ -30,10 +32,11 @@ type conn struct {
 	mu sync.Mutex // guards the fields below
 	// pending frames wait here for the writer; spare is the writer's batch, kept for reuse.
 	pending, spare [][]byte
-	attached       bool // the handshake is done and raw is set
-	writing        bool // a writer goroutine is running
-	closeQueued    bool // a close frame is queued: nothing more is sent
-	dead           bool // torn down
+	attached       bool   // the handshake is done and raw is set
+	writing        bool   // a writer goroutine is running
+	closeQueued    bool   // a close frame is queued: nothing more is sent
+	dead           bool   // torn down
+	why            string // why the connection ends, for the log; the first reason given stays
 
 	once      sync.Once
 	isClosing atomic.Bool // a close frame is queued or sent
@@ -75,15 +78,43 @@ func (c *conn) closeWith(code int, reason string) {
 	if c.isClosing.Swap(true) {
 		return
 	}
+	if reason == "" {
+		c.because("closed by the client")
+	} else {
+		c.because(reason)
+	}
 	if !c.enqueue(closeFrame(code, reason)) {
-		c.abort("outbound queue full while closing")
+		c.dropSlow("outbound queue full while closing")
 	}
 }
 
 // abort drops the connection at once, without a close handshake.
 func (c *conn) abort(reason string) {
-	c.gw.log.Debug("dropping a member", "user", c.token.UserID, "reason", reason)
+	c.because(reason)
 	c.teardown()
+}
+
+// dropSlow drops a member whose outbound queue is full.
+func (c *conn) dropSlow(reason string) {
+	c.gw.metrics.SlowConsumersDropped(1)
+	c.abort(reason)
+}
+
+// lost records that the socket ended under the read loop. (Not inlined: the idle read loop's
+// frame stays small.)
+//
+//go:noinline
+func (c *conn) lost(err error) {
+	c.because("the socket ended or the client stopped answering: " + err.Error())
+}
+
+// because records why the connection ends, unless a reason was given already.
+func (c *conn) because(reason string) {
+	c.mu.Lock()
+	if c.why == "" {
+		c.why = reason
+	}
+	c.mu.Unlock()
 }
 
 // teardown releases everything the connection holds; it runs once.
@@ -98,11 +129,18 @@ func (c *conn) teardown() {
 		if c.raw != nil {
 			_ = c.raw.Close()
 		}
+		why := c.why
 		c.mu.Unlock()
 		if c.hub != nil {
 			c.hub.leave(c)
 		}
 		c.gw.connections.Add(-1)
+		if c.gw.log.Enabled(context.Background(), slog.LevelDebug) {
+			if why == "" {
+				why = "the connection ended"
+			}
+			c.gw.log.Debug("member disconnected", "room", c.token.RoomARN, "user", c.token.UserID, "reason", why)
+		}
 		c.gw.wg.Done()
 	})
 }
@@ -189,7 +227,11 @@ func (c *conn) readLoop(src io.Reader) {
 	defer in.src.release()
 	for {
 		c.extendReadDeadline()
-		if in.wait() != nil || !c.readOne(in) {
+		if err := in.wait(); err != nil {
+			c.lost(err)
+			return
+		}
+		if !c.readOne(in) {
 			return
 		}
 	}
@@ -234,7 +276,7 @@ func (c *conn) onControl(f clientFrame) error {
 	switch f.op {
 	case ws.OpPing:
 		if !c.enqueue(frame(opPong, f.payload)) {
-			c.abort("outbound queue full")
+			c.dropSlow("outbound queue full")
 		}
 	case ws.OpClose:
 		c.peerClosed.Store(true)
@@ -288,6 +330,6 @@ func (c *conn) sendError(id, requestID string, code int, message string) {
 		id = chat.NewID()
 	}
 	if !c.enqueue(frame(opText, chat.Encode(chat.NewError(id, requestID, code, message)))) {
-		c.abort("outbound queue full")
+		c.dropSlow("outbound queue full")
 	}
 }

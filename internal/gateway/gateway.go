@@ -21,6 +21,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/metrics"
 	"github.com/ivschatd/ivschatd/internal/review"
 	"github.com/ivschatd/ivschatd/internal/service"
 )
@@ -57,6 +58,8 @@ type Config struct {
 	// DrainTimeout is how long a shutdown waits for clients to reconnect elsewhere before
 	// closing the connections left.
 	DrainTimeout time.Duration
+	// Metrics counts handshakes, messages, deliveries and drops (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // DefaultConfig is the gateway's configuration unless flags say otherwise.
@@ -90,8 +93,10 @@ type Gateway struct {
 	reviewer *review.Reviewer
 	log      *slog.Logger
 
+	metrics     *metrics.Metrics
 	hubs        [hubShards]hubShard
 	connections atomic.Int64
+	rooms       atomic.Int64
 	wg          sync.WaitGroup
 	draining    atomic.Bool
 	stop        chan struct{}
@@ -100,7 +105,7 @@ type Gateway struct {
 // New makes a gateway over the service, and registers it as the handler of every room's
 // signals on b, the broker the service publishes through.
 func New(s *service.Service, b chat.Broker, reviewer *review.Reviewer, cfg Config, log *slog.Logger) *Gateway {
-	g := &Gateway{cfg: cfg, service: s, broker: b, reviewer: reviewer, log: log, stop: make(chan struct{})}
+	g := &Gateway{cfg: cfg, service: s, broker: b, reviewer: reviewer, log: log, stop: make(chan struct{}), metrics: cfg.Metrics}
 	for i := range g.hubs {
 		g.hubs[i].hubs = map[chat.RoomKey]*hub{}
 	}
@@ -113,6 +118,9 @@ func (g *Gateway) Start() { go g.pingLoop() }
 
 // Connections is how many members are connected to this node.
 func (g *Gateway) Connections() int64 { return g.connections.Load() }
+
+// Rooms is how many rooms have members on this node.
+func (g *Gateway) Rooms() int64 { return g.rooms.Load() }
 
 // IsUpgrade reports whether a request asks for a WebSocket.
 func IsUpgrade(r *http.Request) bool {
@@ -155,11 +163,13 @@ func tokenFrom(r *http.Request) string {
 // upgrade, with an HTTP status that says why.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.draining.Load() {
+		g.metrics.Connect(metrics.ConnectShuttingDown)
 		refuse(w, http.StatusServiceUnavailable, "the server is shutting down; connect again with a new token")
 		return
 	}
 	token := tokenFrom(r)
 	if token == "" {
+		g.metrics.Connect(metrics.ConnectNoToken)
 		refuse(w, http.StatusUnauthorized, "no chat token: pass it as the WebSocket subprotocol")
 		return
 	}
@@ -167,23 +177,27 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	grant, room, err := g.service.OpenToken(ctx, token)
 	cancel()
 	if err != nil {
-		status := http.StatusInternalServerError
+		status, result := http.StatusInternalServerError, metrics.ConnectError
 		switch {
-		case errors.Is(err, service.ErrTokenInvalid), errors.Is(err, service.ErrTokenExpired):
-			status = http.StatusUnauthorized
+		case errors.Is(err, service.ErrTokenInvalid):
+			status, result = http.StatusUnauthorized, metrics.ConnectTokenInvalid
+		case errors.Is(err, service.ErrTokenExpired):
+			status, result = http.StatusUnauthorized, metrics.ConnectExpired
 		case errors.Is(err, service.ErrTokenUsed):
-			status = http.StatusForbidden
+			status, result = http.StatusForbidden, metrics.ConnectTokenReused
 		case errors.Is(err, service.ErrRoomGone):
-			status = http.StatusNotFound
+			status, result = http.StatusNotFound, metrics.ConnectRoomGone
 		case r.Context().Err() != nil:
 			// The client went away during the check: its business, not a failure of ours.
 			g.log.Debug("handshake abandoned by the client", "remote", r.RemoteAddr, "error", err)
+			g.metrics.Connect(metrics.ConnectAbandoned)
 			return
 		default:
 			g.log.Error("accepting a chat token", "error", err)
 			err = errors.New("the token could not be checked; retry with a new token")
 			status = http.StatusServiceUnavailable
 		}
+		g.metrics.Connect(result)
 		refuse(w, status, err.Error())
 		return
 	}
@@ -195,11 +209,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fresh, err := g.join(c, room)
 	if err != nil {
 		g.log.Error("joining a room", "error", err)
+		g.metrics.Connect(metrics.ConnectError)
 		c.teardown()
 		refuse(w, http.StatusServiceUnavailable, "the room could not be joined; retry with a new token")
 		return
 	}
 	if fresh && !g.catchUp(r.Context(), c) {
+		g.metrics.Connect(metrics.ConnectRoomGone)
 		c.teardown()
 		refuse(w, http.StatusNotFound, service.ErrRoomGone.Error())
 		return
@@ -214,8 +230,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if raw != nil {
 			_ = raw.Close()
 		}
+		g.metrics.Connect(metrics.ConnectUpgradeFailed)
+		c.because("the WebSocket handshake failed")
 		c.teardown()
 		return
+	}
+	g.metrics.Connect(metrics.ConnectAccepted)
+	if g.log.Enabled(r.Context(), slog.LevelDebug) {
+		g.log.Debug("member connected", "room", grant.RoomARN, "user", grant.UserID, "ip", c.ip)
 	}
 	if !c.attach(raw) {
 		return // dropped while the handshake was in flight

@@ -72,6 +72,7 @@ func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
 			return false, err
 		}
 		sh.hubs[key] = h
+		g.rooms.Add(1)
 		fresh = true
 	}
 	h.mu.Lock()
@@ -101,6 +102,7 @@ func (h *hub) leave(c *conn) {
 	h.mu.Unlock()
 	if empty && sh.hubs[h.key] == h {
 		delete(sh.hubs, h.key)
+		h.gw.rooms.Add(-1)
 		_ = h.gw.broker.Unsubscribe(h.key)
 	}
 }
@@ -128,16 +130,21 @@ func (h *hub) list(keep func(*conn) bool) []*conn {
 
 // broadcast queues one frame for every member. Members whose queue is full are dropped after
 // the loop, so a slow reader never holds up the room.
-func (h *hub) broadcast(f []byte) {
+// It returns how many members it queued the frame for.
+func (h *hub) broadcast(f []byte) int {
 	var slow []*conn
+	queued := 0
 	h.each(func(c *conn) {
-		if !c.enqueue(f) {
+		if c.enqueue(f) {
+			queued++
+		} else {
 			slow = append(slow, c)
 		}
 	})
 	for _, c := range slow {
-		c.abort("outbound queue full: the client is not reading")
+		c.dropSlow("outbound queue full: the client is not reading")
 	}
+	return queued
 }
 
 // HandleSignal hands a room's signal to the room's members on this node, if any: the
@@ -158,9 +165,9 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 	defer h.dispatchMu.Unlock()
 	switch s.Kind {
 	case chat.SignalDeliver:
-		h.broadcast(frame(opText, s.Payload))
+		h.gw.metrics.Delivered(h.broadcast(frame(opText, s.Payload)))
 	case chat.SignalDisconnect:
-		h.broadcast(frame(opText, s.Payload))
+		h.gw.metrics.Delivered(h.broadcast(frame(opText, s.Payload)))
 		for _, c := range h.list(func(c *conn) bool { return c.token.UserID == s.UserID }) {
 			c.closeWith(closeNormal, "disconnected by a moderator")
 		}
@@ -172,10 +179,12 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 		}
 	case chat.SignalDeleted:
 		f := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeNotFound, "the room has been deleted")))
-		for _, c := range h.list(nil) {
+		members := h.list(nil)
+		for _, c := range members {
 			c.enqueue(f)
 			c.closeWith(closeNormal, "room deleted")
 		}
+		h.gw.metrics.Delivered(len(members))
 	}
 }
 

@@ -5,18 +5,22 @@ import (
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/metrics"
 )
 
 // handle carries out one request frame from the client.
 func (c *conn) handle(data []byte) {
 	req, rerr := chat.ParseRequest(data)
 	now := time.Now()
+	isSend := req.Action == chat.ActionSendMessage
 	// Every frame counts toward the connection's rate, garbage included.
 	if !c.limit.take(now, c.gw.cfg.ConnectionRequestRate) {
+		c.countSend(isSend, metrics.MessageRateLimited)
 		c.sendError("", req.RequestID, chat.CodeTooManyRequests, "too many requests on this connection")
 		return
 	}
 	if rerr != nil {
+		c.countSend(isSend, metrics.MessageInvalid)
 		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
 		return
 	}
@@ -25,23 +29,32 @@ func (c *conn) handle(data []byte) {
 	}
 	room := c.hub.room()
 	if rerr := req.Check(c.token, room); rerr != nil {
+		if rerr.Code == chat.CodeForbidden {
+			c.countSend(isSend, metrics.MessageForbidden)
+		} else {
+			c.countSend(isSend, metrics.MessageInvalid)
+		}
 		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
 		return
 	}
 	switch req.Action {
 	case chat.ActionSendMessage:
-		c.sendMessage(req, room, now)
+		c.gw.metrics.Message(c.sendMessage(req, room, now))
 	case chat.ActionDeleteMessage:
 		id := chat.NewID()
 		event := chat.NewDeleteMessageEvent(id, req.RequestID, *req.ID, chat.Deref(req.Reason), now)
 		if err := c.gw.service.Deliver(room, chat.Encode(event)); err != nil {
 			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the event could not be delivered; retry")
+			return
 		}
+		c.gw.metrics.Event(metrics.EventDeleteMessage)
 	case chat.ActionDisconnectUser:
 		id := chat.NewID()
 		if err := c.gw.service.Disconnect(room, id, req.RequestID, *req.UserID, chat.Deref(req.Reason)); err != nil {
 			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the user could not be disconnected; retry")
+			return
 		}
+		c.gw.metrics.Event(metrics.EventDisconnectUser)
 	}
 }
 
@@ -56,30 +69,43 @@ func (c *conn) review(id string, room *chat.Room, content string, attributes map
 	return c.gw.reviewer.Review(context.Background(), room, chat.NewReviewRequest(id, room, content, attributes, c.token, c.ip))
 }
 
-// sendMessage admits a message under the room's rate and delivers it to the room.
-func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) {
+// countSend counts a SEND_MESSAGE request refused before it reached the room.
+func (c *conn) countSend(isSend bool, o metrics.MessageOutcome) {
+	if isSend {
+		c.gw.metrics.Message(o)
+	}
+}
+
+// sendMessage admits a message under the room's rate and delivers it to the room; it says
+// what became of the message.
+func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) metrics.MessageOutcome {
 	id := chat.NewID()
 	admitted, err := c.gw.service.AdmitMessage(context.Background(), room, now)
 	if err != nil {
 		c.gw.log.Error("admitting a message", "error", err)
 		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the room's message rate could not be checked; retry")
-		return
+		return metrics.MessageFailed
 	}
 	if !admitted {
 		c.sendError(id, req.RequestID, chat.CodeTooManyRequests, "the room's maximum message rate has been reached")
-		return
+		return metrics.MessageRateLimited
 	}
 	content, attributes := *req.Content, req.Attributes
 	if room.HasReviewHandler() {
 		v := c.review(id, room, content, attributes)
 		if !v.Allowed {
 			c.sendError(id, req.RequestID, chat.CodeRejected, v.DenialMessage())
-			return
+			if v.Fallback {
+				return metrics.MessageReviewFailed
+			}
+			return metrics.MessageDenied
 		}
 		content, attributes = v.Content, v.Attributes
 	}
 	msg := chat.NewMessage(id, req.RequestID, content, attributes, c.token, now)
 	if err := c.gw.service.Deliver(room, chat.Encode(msg)); err != nil {
 		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the message could not be delivered; retry")
+		return metrics.MessageFailed
 	}
+	return metrics.MessageDelivered
 }

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
 )
 
 // An idle member costs one goroutine; its stack is most of what the member weighs. The read
@@ -54,13 +57,13 @@ func TestIdleReadLoopKeepsTheSmallestStack(t *testing.T) {
 		}
 		clients = append(clients, c)
 	}
-	gw := &Gateway{cfg: DefaultConfig()}
+	gw := &Gateway{cfg: DefaultConfig(), log: slog.New(slog.DiscardHandler)}
 	gw.wg.Add(members)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range members {
-		c := &conn{gw: gw, raw: <-accepted}
+		c := &conn{gw: gw, raw: <-accepted, token: &chat.Token{}}
 		go c.readLoop(c.raw)
 	}
 	time.Sleep(200 * time.Millisecond) // every loop reaches its wait

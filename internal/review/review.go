@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/metrics"
 )
 
 // Config configures the reviewer.
@@ -30,6 +31,8 @@ type Config struct {
 	// HTTPEndpoints maps a function ARN to the HTTP(S) URL that reviews for it. Functions not
 	// listed are invoked through the Lambda API.
 	HTTPEndpoints map[string]string
+	// Metrics times the reviews and counts the fallbacks (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // DefaultTimeout is the service's fixed review timeout.
@@ -75,6 +78,20 @@ func (r *Reviewer) loadAWSConfig() {
 // Review asks the room's handler about a message and returns the verdict. It never fails:
 // a timeout, an error or an invalid answer yields the room's fallback.
 func (r *Reviewer) Review(ctx context.Context, room *chat.Room, req *chat.ReviewRequest) chat.ReviewVerdict {
+	start := time.Now()
+	v := r.review(ctx, room, req)
+	result := metrics.ReviewAllowed
+	switch {
+	case v.Fallback:
+		result = metrics.ReviewFallback
+	case !v.Allowed:
+		result = metrics.ReviewDenied
+	}
+	r.cfg.Metrics.Reviewed(result, time.Since(start))
+	return v
+}
+
+func (r *Reviewer) review(ctx context.Context, room *chat.Room, req *chat.ReviewRequest) chat.ReviewVerdict {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	select {

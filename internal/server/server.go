@@ -4,18 +4,22 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
+	"github.com/ivschatd/ivschatd/internal/admin"
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/chatlog"
 	"github.com/ivschatd/ivschatd/internal/engine"
 	"github.com/ivschatd/ivschatd/internal/gateway"
+	"github.com/ivschatd/ivschatd/internal/metrics"
 	"github.com/ivschatd/ivschatd/internal/review"
 	"github.com/ivschatd/ivschatd/internal/service"
 )
@@ -25,15 +29,20 @@ type Config struct {
 	Addr string
 	// WSAddr, if set, is a second listener that serves only WebSocket messaging, so that the
 	// public messaging edge and the private control plane can be split.
-	WSAddr          string
-	DataDir         string
-	Region          string
-	AccountID       string
-	NATSURL         string
-	Replicas        int
-	CredentialsFile string
-	AccessKeyID     string
-	SecretAccessKey string
+	WSAddr string
+	// AdminAddr, if set, is the listener of the operator endpoints (internal/admin).
+	AdminAddr string
+	// TLSCertFile and TLSKeyFile, if set, make every listener serve HTTPS and WSS with this
+	// key pair, read again by ReloadTLS.
+	TLSCertFile, TLSKeyFile string
+	DataDir                 string
+	Region                  string
+	AccountID               string
+	NATSURL                 string
+	Replicas                int
+	CredentialsFile         string
+	AccessKeyID             string
+	SecretAccessKey         string
 
 	MaxRooms                 int
 	MaxLoggingConfigurations int
@@ -54,6 +63,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr:                     "127.0.0.1:8080",
+		AdminAddr:                "127.0.0.1:8081",
 		DataDir:                  "data",
 		Region:                   "us-east-1",
 		AccountID:                "123456789012",
@@ -88,6 +98,16 @@ type Server struct {
 	// wsHTTP and wsListener serve --ws-addr, when set.
 	wsHTTP     *http.Server
 	wsListener net.Listener
+	// adminHTTP and adminListener serve --admin-addr, when set.
+	adminHTTP     *http.Server
+	adminListener net.Listener
+	admin         *admin.Handler
+	metrics       *metrics.Metrics
+	// cert is the key pair of --tls-cert and --tls-key; nil serves plain HTTP.
+	cert *certificate
+	// serving is true from the moment every listener serves until shutdown begins or one
+	// of them fails.
+	serving atomic.Bool
 	// DevCredentials is true when the node accepts the development key pair.
 	DevCredentials bool
 	done           chan error
@@ -111,6 +131,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 				return nil, err
 			}
 		}
+		if cfg.AdminAddr != "" {
+			if err := checkLoopbackListen("--admin-addr", cfg.AdminAddr); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var cert *certificate
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		if cfg.TLSCertFile == "" || cfg.TLSKeyFile == "" {
+			return nil, errors.New("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+		}
+		if cert, err = loadCertificate(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -119,24 +153,47 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	// A name such as localhost is resolved by the listen itself; what it bound must be loopback too.
 	if dev && !isLoopback(ln.Addr()) {
 		ln.Close()
-		return nil, fmt.Errorf("refusing to listen on %s with the development credentials: configure --credentials or IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY, or listen on loopback", cfg.Addr)
+		return nil, devRefusal(cfg.Addr)
+	}
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen on %s (--admin-addr): %w", cfg.AdminAddr, err)
+		}
+		if dev && !isLoopback(adminLn.Addr()) {
+			ln.Close()
+			adminLn.Close()
+			return nil, devRefusal(cfg.AdminAddr)
+		}
 	}
 	eng, err := engine.Open(ctx, engine.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.Replicas,
 		TokenLifetime: cfg.TokenLifetime, TokenKeyRotation: cfg.TokenKeyRotation, ChatLog: cfg.Chatlog.Stream, Log: log})
 	if err != nil {
 		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
 		return nil, err
 	}
 	broker := engine.NewBroker(eng)
 	svc := service.New(eng, broker, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime, Reach: reach,
 		Quotas: service.Quotas{MaxRooms: cfg.MaxRooms, MaxLoggingConfigurations: cfg.MaxLoggingConfigurations}})
-	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1), cert: cert}
+	// The gauges read the gateway and the shipper when scraped; by then they exist.
+	s.metrics = metrics.New(metrics.Gauges{
+		Connections:    func() int64 { return s.gateway.Connections() },
+		Rooms:          func() int64 { return s.gateway.Rooms() },
+		ChatLogPending: func() map[string]uint64 { return s.shipper.Pending() },
+	})
+	cfg.Gateway.Metrics, cfg.Review.Metrics, cfg.Chatlog.Metrics = s.metrics, s.metrics, s.metrics
 	s.shipper = startChatlog(eng, cfg, log)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	s.gateway = gateway.New(svc, broker, review.New(cfg.Review), cfg.Gateway, log)
 	s.gateway.Start()
 	controlPlane := api.New(svc, principals, cfg.API, log)
+	controlPlane.Metrics = s.metrics
 	// One listener serves both APIs: WebSocket upgrades go to the messaging gateway.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if gateway.IsUpgrade(r) {
@@ -151,7 +208,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: 120 * time.Second,
 		MaxHeaderBytes: MaxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	go func() { s.done <- s.http.Serve(ln) }()
+	go func() {
+		err := s.http.Serve(s.secure(ln))
+		s.serving.Store(false)
+		s.done <- err
+	}()
 	if cfg.WSAddr != "" {
 		wsln, err := net.Listen("tcp", cfg.WSAddr)
 		if err != nil {
@@ -179,20 +240,102 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		s.wsHTTP = &http.Server{Handler: wsHandler, ReadHeaderTimeout: cfg.ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
 			ErrorLog: s.http.ErrorLog}
-		go func() { _ = s.wsHTTP.Serve(wsln) }()
+		go func() {
+			_ = s.wsHTTP.Serve(s.secure(wsln))
+			s.serving.Store(false)
+		}()
 	}
+	if adminLn != nil {
+		s.serveAdmin(adminLn)
+	}
+	s.serving.Store(true)
 	return s, nil
 }
 
+// serveAdmin serves the operator endpoints on their own listener.
+func (s *Server) serveAdmin(ln net.Listener) {
+	s.adminListener = ln
+	s.admin = admin.New(s.metrics.Handler(),
+		admin.Check{Part: "engine", Ready: s.engineConnected},
+		admin.Check{Part: "store", Ready: s.engine.Ready},
+		admin.Check{Part: "listeners", Ready: s.listenersReady})
+	var handler http.Handler = s.admin
+	if s.DevCredentials {
+		handler = loopbackHostsOnly(handler) // a rebound page must not read profiles either
+	}
+	s.adminHTTP = &http.Server{Handler: handler, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: s.http.ErrorLog}
+	go func() { _ = s.adminHTTP.Serve(s.secure(ln)) }()
+}
+
+// engineConnected says whether the engine is connected; the store check (engine.Ready) says
+// whether it takes writes.
+func (s *Server) engineConnected(context.Context) error {
+	if !s.engine.Healthy() {
+		return errors.New("not connected to NATS")
+	}
+	return nil
+}
+
+// listenersReady says whether the API and messaging listeners serve.
+func (s *Server) listenersReady(context.Context) error {
+	if !s.serving.Load() {
+		return errors.New("the API and messaging listeners are not serving (shutting down, or one failed)")
+	}
+	return nil
+}
+
+// Admin is the node's admin handler (nil without --admin-addr); the console adds itself to it.
+func (s *Server) Admin() *admin.Handler { return s.admin }
+
+// AdminURL is the base URL of the admin listener, or "" when it is off.
+func (s *Server) AdminURL() string {
+	if s.adminListener == nil {
+		return ""
+	}
+	return s.scheme("http") + s.adminListener.Addr().String()
+}
+
+// Metrics are the node's metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+func devRefusal(addr string) error {
+	return fmt.Errorf("refusing to listen on %s with the development credentials: configure --credentials or IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY, or listen on loopback", addr)
+}
+
 // URL is the base URL of the node's listener.
-func (s *Server) URL() string { return "http://" + s.listener.Addr().String() }
+func (s *Server) URL() string { return s.scheme("http") + s.listener.Addr().String() }
+
+// scheme is "http://" or "ws://", with an s when the listeners serve TLS.
+func (s *Server) scheme(plain string) string {
+	if s.cert != nil {
+		return plain + "s://"
+	}
+	return plain + "://"
+}
+
+// secure wraps a listener in TLS when a key pair is configured.
+func (s *Server) secure(ln net.Listener) net.Listener {
+	if s.cert == nil {
+		return ln
+	}
+	return tls.NewListener(ln, s.cert.config())
+}
+
+// ReloadTLS reads the key pair's files again (on SIGHUP): new handshakes use the new pair,
+// live connections keep theirs. Without TLS it does nothing.
+func (s *Server) ReloadTLS() error {
+	if s.cert == nil {
+		return nil
+	}
+	return s.cert.Reload()
+}
 
 // WSURL is the base URL of the messaging endpoint: --ws-addr if set, else the main listener.
 func (s *Server) WSURL() string {
 	if s.wsListener != nil {
-		return "ws://" + s.wsListener.Addr().String()
+		return s.scheme("ws") + s.wsListener.Addr().String()
 	}
-	return "ws://" + s.listener.Addr().String()
+	return s.scheme("ws") + s.listener.Addr().String()
 }
 
 // Service is the node's IVS Chat service.
@@ -217,6 +360,11 @@ func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
 // Shutdown stops accepting, asks WebSocket clients to reconnect elsewhere, finishes requests
 // in flight within ctx, and closes the engine.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.serving.Store(false)
+	if s.adminHTTP != nil {
+		// Readiness says "not ready" while the node drains; the admin endpoints go last.
+		defer func() { _ = s.adminHTTP.Close() }()
+	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
 	if s.wsHTTP != nil {

@@ -227,7 +227,7 @@ type node struct {
 // says where it listens and answers /healthz. The process is killed when the test ends.
 func startNode(t testing.TB, bin, name, natsURLs string, extra ...string) *node {
 	t.Helper()
-	args := append([]string{"--addr", "127.0.0.1:0", "--nats-url", natsURLs, "--replicas", "3",
+	args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--nats-url", natsURLs, "--replicas", "3",
 		"--data-dir", t.TempDir()}, extra...)
 	cmd := exec.Command(bin, args...)
 	for _, kv := range os.Environ() {

@@ -22,7 +22,7 @@ import (
 func startServer(t testing.TB, change func(*server.Config)) *server.Server {
 	t.Helper()
 	cfg := server.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
+	cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	if change != nil {
 		change(&cfg)

@@ -95,7 +95,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
 	start := func() *server.Server {
 		cfg := server.DefaultConfig()
-		cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+		cfg.Addr, cfg.AdminAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
 		return startNode(t, cfg)
 	}
 

@@ -4,9 +4,9 @@
 //
 //   export AWS_ACCESS_KEY_ID=ivschatd-dev AWS_SECRET_ACCESS_KEY=ivschatd-dev-secret AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 //   cd examples/js && npm ci && node browser/server.js
-//   then open http://127.0.0.1:8081/?user=alice and http://127.0.0.1:8081/?user=bob
+//   then open http://127.0.0.1:8090/?user=alice and http://127.0.0.1:8090/?user=bob
 //
-// IVSCHAT_ENDPOINT names ivschatd (default http://127.0.0.1:8080); PORT this server (8081).
+// IVSCHAT_ENDPOINT names ivschatd (default http://127.0.0.1:8080); PORT this server (8090; 8081 is ivschatd's admin listener).
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -56,6 +56,6 @@ async function handle(req, res) {
 const server = http.createServer((req, res) => handle(req, res).catch((err) => {
   res.writeHead(err.code === 'ENOENT' ? 404 : 500).end();
 }));
-server.listen(Number(process.env.PORT ?? 8081), '127.0.0.1', () => {
+server.listen(Number(process.env.PORT ?? 8090), '127.0.0.1', () => {
   console.log(`chat page at http://127.0.0.1:${server.address().port}/?user=alice (room ${arn})`);
 });

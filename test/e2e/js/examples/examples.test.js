@@ -168,7 +168,7 @@ describe('examples/', { timeout: TIMEOUT_MS * 4 }, () => {
   it('quick start: go run ./cmd/ivschatd prints the README\'s credentials lines, and Ctrl-C stops the server too', { timeout: TIMEOUT_MS }, async () => {
     const data = mkdtempSync(path.join(os.tmpdir(), 'ivschatd-quickstart-'));
     try {
-      const quick = await startListening(`go run ./cmd/ivschatd --addr 127.0.0.1:0 --data-dir ${data}`, { timeoutMs: 110_000 });
+      const quick = await startListening(`go run ./cmd/ivschatd --addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 --data-dir ${data}`, { timeoutMs: 110_000 });
       const shown = markedBlocks().filter((b) => b.kind === 'output');
       assert.equal(shown.length, 1, 'the README shows the server\'s output once');
       for (let i = 0; i < 100 && !quick.output().includes(shown[0].lines.at(-1)); i++) await new Promise((r) => setTimeout(r, 100));
@@ -215,7 +215,7 @@ describe('examples/', { timeout: TIMEOUT_MS * 4 }, () => {
   it('cli: ci.sh builds the server, runs it in the background on fresh data, and stops it', { timeout: TIMEOUT_MS }, async () => {
     const addr = `127.0.0.1:${await freePort()}`;
     // ci.sh runs the command it is given against its server: here the (quick) Go example.
-    const r = await runExample(COMMANDS.ci, path.join(bin, 'room'), { env: { IVSCHATD_ADDR: addr } });
+    const r = await runExample(COMMANDS.ci, path.join(bin, 'room'), { env: { IVSCHATD_ADDR: addr, IVSCHATD_ADMIN_ADDR: '127.0.0.1:0' } });
     // The server's start-up lines and the client's share stdout; the client may start as soon as
     // the port accepts, before the server has printed its credentials, so each is checked in its
     // own order.

@@ -82,10 +82,11 @@ export async function servePage(html) {
 export const CHROMIUM_PATH = process.env.IVSCHATD_CHROMIUM || '/usr/bin/chromium';
 
 /** Debian's chromium, headless, with no outside network traffic of its own. */
-export function launchChromium() {
+export function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
+      ...extraArgs,
       '--no-sandbox',
       '--disable-gpu',
       '--disable-quic',

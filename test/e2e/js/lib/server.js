@@ -2,12 +2,13 @@
 // SDK clients pointed at it.
 //
 // Contract with the server (see README.md in this folder):
-//   ivschatd --addr 127.0.0.1:0 --data-dir <dir> [extra flags]
+//   ivschatd --addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 --data-dir <dir> [extra flags]
 //   prints "listening on http://127.0.0.1:<port>" on stdout once ready,
 //   answers GET /healthz with 200, and exits on SIGTERM.
 
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,12 +112,12 @@ export function ivschatdBinary() {
  * @returns {Promise<{url: string, wsUrl: string, port: number, dataDir: string, pid: number,
  *   logs: () => string, stop: () => Promise<{code: number|null, signal: string|null}>}>}
  */
-export async function startServer({ args = [], env = {} } = {}) {
+export async function startServer({ args = [], env = {}, ca } = {}) {
   const bin = await ivschatdBinary();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ivschatd-e2e-data-'));
   tempDirs.add(dataDir);
 
-  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
+  const child = spawn(bin, ['--addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
     cwd: dataDir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -195,7 +196,7 @@ export async function startServer({ args = [], env = {} } = {}) {
   };
 
   try {
-    await waitHealthy(url, () => hasExited);
+    await waitHealthy(url, () => hasExited, ca);
   } catch (err) {
     await stop();
     throw new Error(`${err.message}; output:\n${output}`);
@@ -213,16 +214,34 @@ export async function startServer({ args = [], env = {} } = {}) {
   };
 }
 
-async function waitHealthy(url, hasExited) {
+/** GET over https, trusting the PEM CA `ca`; resolves with the status. */
+function httpsStatus(url, ca) {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function waitHealthy(url, hasExited, ca) {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let last = 'no attempt';
   while (Date.now() < deadline) {
     if (hasExited()) throw new Error('ivschatd exited while waiting for /healthz');
     try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-      last = `status ${res.status}`;
+      let status;
+      if (url.startsWith('https:')) {
+        status = await httpsStatus(`${url}/healthz`, ca);
+      } else {
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        status = res.status;
+      }
+      if (status === 200) return;
+      last = `status ${status}`;
     } catch (err) {
       last = err.message;
     }
