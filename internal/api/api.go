@@ -271,8 +271,12 @@ func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) 
 		}
 		return t.name, t.op, c, nil
 	}
-	name := strings.TrimPrefix(path, "/")
-	op, found := operations[name]
+	table, name, prefix := operations, strings.TrimPrefix(path, "/"), ""
+	if ext, isExt := strings.CutPrefix(path, extensionPrefix); isExt {
+		// Extension operations are named by their action, ivschatd:<Operation>.
+		table, name, prefix = extensionOperations, ext, chat.ExtensionActionPrefix
+	}
+	op, found := table[name]
 	if !found {
 		return "", nil, nil, &wireError{status: http.StatusNotFound, code: "UnknownOperationException",
 			body: map[string]any{"message": fmt.Sprintf("no operation at %s %s", r.Method, path), "reason": reasonUnknownOperation}}
@@ -280,7 +284,7 @@ func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) 
 	if r.Method != http.MethodPost {
 		return "", nil, nil, methodNotAllowed(r.Method, path)
 	}
-	return name, op, &call{}, nil
+	return prefix + name, op, &call{}, nil
 }
 
 func methodNotAllowed(method, path string) *wireError {

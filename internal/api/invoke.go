@@ -39,7 +39,7 @@ func Invoke(ctx context.Context, s *service.Service, account, operation string, 
 
 // NotAuthorized is the refusal of an operation the principal's actions do not allow.
 func NotAuthorized(p *Principal, operation string) error {
-	return chat.AccessDenied(fmt.Sprintf("User %s is not authorized to perform ivschat:%s", p.AccessKeyID, operation))
+	return chat.AccessDenied(fmt.Sprintf("User %s is not authorized to perform %s", p.AccessKeyID, action(operation)))
 }
 
 // WriteResult answers with an operation's result as the control plane does.

@@ -22,38 +22,40 @@ type Principal struct {
 	Actions         []string `json:"actions,omitempty"`
 }
 
-// Action namespaces: each maps to whether it has an operation of a name. ivschatd's own
-// extension operations will be a second namespace, "ivschatd".
-var actionNamespaces = map[string]func(operation string) bool{
-	"ivschat": isOperation,
+// Action namespaces, each with the names of its operations: the IVS Chat model's, and
+// ivschatd's own extension operations (docs/extensions.md).
+var actionNamespaces = map[string]func() []string{
+	"ivschat":  ivsOperationNames,
+	"ivschatd": extensionOperationNames,
 }
 
-// isOperation reports whether an operation has the name, in any case (as IAM compares actions).
-func isOperation(name string) bool {
-	for op := range operations {
-		if strings.EqualFold(op, name) {
-			return true
-		}
+func ivsOperationNames() []string {
+	var out []string
+	for name := range operations {
+		out = append(out, name)
 	}
 	for _, t := range tagOperations {
-		if strings.EqualFold(t.name, name) {
-			return true
-		}
+		out = append(out, t.name)
 	}
-	return false
+	return out
+}
+
+func extensionOperationNames() []string {
+	var out []string
+	for name := range extensionOperations {
+		out = append(out, name)
+	}
+	return out
 }
 
 // Actions lists every action a principal's "actions" may name: "*", each namespace's
 // wildcard and each of its operations.
 func Actions() []string {
 	out := []string{"*"}
-	for ns := range actionNamespaces {
+	for ns, names := range actionNamespaces {
 		out = append(out, ns+":*")
-		for name := range operations {
+		for _, name := range names() {
 			out = append(out, ns+":"+name)
-		}
-		for _, t := range tagOperations {
-			out = append(out, ns+":"+t.name)
 		}
 	}
 	slices.Sort(out)
@@ -61,32 +63,48 @@ func Actions() []string {
 }
 
 // checkAction refuses an action that names no operation, so that a typo does not silently
-// deny what it meant to allow.
+// deny what it meant to allow. Names compare in any case, as IAM compares actions.
 func checkAction(a string) error {
 	if a == "*" {
 		return nil
 	}
 	ns, op, found := strings.Cut(a, ":")
-	for name, has := range actionNamespaces {
-		if found && strings.EqualFold(ns, name) && (op == "*" || has(op)) {
+	for name, names := range actionNamespaces {
+		if found && strings.EqualFold(ns, name) && (op == "*" || slices.ContainsFunc(names(), func(n string) bool { return strings.EqualFold(n, op) })) {
 			return nil
 		}
 	}
 	return fmt.Errorf("action %q names no operation; the actions are %s", a, strings.Join(Actions(), ", "))
 }
 
-// Allows reports whether the principal may call an operation. No list means every action;
-// "ivschat:*" and "*" also allow everything.
+// Allows reports whether the principal may call an operation: an IVS one by its name
+// (CreateRoom), an extension one by its action (ivschatd:BanUser). No list means every
+// action; "*" also allows everything; "ivschat:*" allows the IVS operations, "ivschatd:*"
+// the extensions.
 func (p *Principal) Allows(operation string) bool {
 	if len(p.Actions) == 0 {
 		return true
 	}
+	act := action(operation)
+	all := "ivschat:*"
+	if strings.HasPrefix(act, chat.ExtensionActionPrefix) {
+		all = chat.ExtensionActionPrefix + "*"
+	}
 	for _, a := range p.Actions {
-		if a == "*" || a == "ivschat:*" || strings.EqualFold(a, "ivschat:"+operation) {
+		if a == "*" || a == all || strings.EqualFold(a, act) {
 			return true
 		}
 	}
 	return false
+}
+
+// action is the IAM-style action of an operation: ivschat:<Operation> for the IVS ones;
+// extension operations are already named by theirs.
+func action(operation string) string {
+	if strings.HasPrefix(operation, chat.ExtensionActionPrefix) {
+		return operation
+	}
+	return "ivschat:" + operation
 }
 
 // Principals is the set of known callers, by access key id.

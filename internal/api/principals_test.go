@@ -35,6 +35,9 @@ func TestLoadCredentials(t *testing.T) {
 		{"a misspelt principals key is refused", `{"principal":[` + principal + `]}`, nil, `unknown field "principal"`},
 		{"actions naming operations load", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["ivschat:CreateChatToken","ivschat:tagresource","ivschat:*","*"]}]}`, map[string]chat.Allowance{}, ""},
 		{"an unknown action is refused, with the list of actions", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["ivschat:CreateChatTokens"]}]}`, nil, `action "ivschat:CreateChatTokens" names no operation; the actions are *, ivschat:*, ivschat:CreateChatToken`},
+		{"extension actions load", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["ivschatd:BanUser","ivschatd:listbans","ivschatd:*"]}]}`, map[string]chat.Allowance{}, ""},
+		{"an unknown extension action is refused", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["ivschatd:BanUsers"]}]}`, nil, `action "ivschatd:BanUsers" names no operation`},
+		{"an IVS operation is not an extension action", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["ivschatd:CreateRoom"]}]}`, nil, `action "ivschatd:CreateRoom" names no operation`},
 		{"an action of another service is refused", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["s3:GetObject"]}]}`, nil, `action "s3:GetObject" names no operation`},
 		{"an action without a namespace is refused", `{"principals":[{"accessKeyId":"AKIDA","secretAccessKey":"s","accountId":"111111111111","actions":["CreateRoom"]}]}`, nil, `action "CreateRoom" names no operation`},
 	} {
@@ -55,6 +58,35 @@ func TestLoadCredentials(t *testing.T) {
 			}
 			if c.Principals["AKIDA"] == nil || !reflect.DeepEqual(c.Allow, tc.allow) {
 				t.Fatalf("loaded %+v, allow %+v; want allow %+v", c.Principals, c.Allow, tc.allow)
+			}
+		})
+	}
+}
+
+func TestPrincipalAllows(t *testing.T) {
+	tests := []struct {
+		rule      string
+		actions   []string
+		operation string
+		want      bool
+	}{
+		{"no list allows an IVS operation", nil, "CreateRoom", true},
+		{"no list allows an extension operation", nil, "ivschatd:BanUser", true},
+		{"* allows both", []string{"*"}, "ivschatd:BanUser", true},
+		{"ivschat:* allows an IVS operation", []string{"ivschat:*"}, "CreateRoom", true},
+		{"ivschat:* does not allow an extension operation", []string{"ivschat:*"}, "ivschatd:BanUser", false},
+		{"ivschatd:* allows an extension operation", []string{"ivschatd:*"}, "ivschatd:ListBans", true},
+		{"ivschatd:* does not allow an IVS operation", []string{"ivschatd:*"}, "CreateRoom", false},
+		{"an extension action allows its operation", []string{"ivschatd:BanUser"}, "ivschatd:BanUser", true},
+		{"an extension action allows only its operation", []string{"ivschatd:BanUser"}, "ivschatd:UnbanUser", false},
+		{"ivschat:BanUser is not the extension's action", []string{"ivschat:BanUser"}, "ivschatd:BanUser", false},
+		{"actions match in any case, as IAM's do", []string{"IVSCHATD:banuser"}, "ivschatd:BanUser", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.rule, func(t *testing.T) {
+			p := &Principal{Actions: tc.actions}
+			if got := p.Allows(tc.operation); got != tc.want {
+				t.Fatalf("Allows(%q) with %q = %v", tc.operation, tc.actions, got)
 			}
 		})
 	}

@@ -19,6 +19,10 @@ const (
 	TagPresenceEvents = TagPrefix + "presence-events"
 )
 
+// ExtensionActionPrefix names the actions of the extension operations, ivschatd:<Operation>,
+// in a credentials file's actions.
+const ExtensionActionPrefix = "ivschatd:"
+
 // Ranges of the extension tags.
 const (
 	MinHistory, MaxHistory           = 1, 1000

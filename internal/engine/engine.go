@@ -61,6 +61,9 @@ type Engine struct {
 
 	Rooms                 *Table[chat.Room]
 	LoggingConfigurations *Table[chat.LoggingConfiguration]
+	// Bans are the timed and open-ended bans of users from rooms; a timed one expires by its
+	// key's TTL, in the engine.
+	Bans *Table[chat.Ban]
 
 	usedTokens jetstream.KeyValue
 	rates      *roomRates
@@ -82,6 +85,7 @@ const (
 	bucketUsedTokens            = "ivschat_used_tokens"
 	bucketKeys                  = "ivschat_keys"
 	bucketRoomRates             = "ivschat_room_rates"
+	bucketBans                  = "ivschatd_bans"
 	// bucketHealth holds one short-lived probe record per node, written by Ready.
 	bucketHealth = "ivschat_health"
 )
@@ -192,6 +196,12 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	bans, err := bucket(bucketBans, 1, func(kc *jetstream.KeyValueConfig) {
+		kc.LimitMarkerTTL = time.Minute
+	})
+	if err != nil {
+		return err
+	}
 	keys, err := bucket(bucketKeys, 1, nil)
 	if err != nil {
 		return err
@@ -220,6 +230,9 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 		return err
 	}
 	if e.LoggingConfigurations, err = openTable[chat.LoggingConfiguration](ctx, watchCtx, ld, configs, e.guard); err != nil {
+		return err
+	}
+	if e.Bans, err = openTable[chat.Ban](ctx, watchCtx, ld, bans, e.guard); err != nil {
 		return err
 	}
 	if e.keys, err = openKeyStore(ctx, watchCtx, ld, keys, e.guard, e.cfg.TokenKeyRotation, e.cfg.TokenLifetime); err != nil {

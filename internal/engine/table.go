@@ -314,6 +314,44 @@ func (t *Table[T]) Create(ctx context.Context, account, id string, v *T) error {
 	return nil
 }
 
+// Peek returns a resource from the index only, without asking the bucket about a miss: for
+// lookups on hot paths where a miss is the common answer and the watch's delay (milliseconds)
+// is acceptable.
+func (t *Table[T]) Peek(account, id string) (*T, bool) { return t.lookup(account, id) }
+
+// Put stores a resource, replacing any under the id. A positive ttl makes the engine delete
+// it that long after (rounded up to the second, the engine's precision); zero keeps it.
+func (t *Table[T]) Put(ctx context.Context, account, id string, v *T, ttl time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var opts []jetstream.KVCreateOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.KeyTTL(ttl.Truncate(time.Second)+time.Second))
+	}
+	k := key(account, id)
+	for {
+		// A key's TTL is set when it is created, so a replacement deletes the old one first.
+		var rev uint64
+		err := t.guard.write(ctx, func(ctx context.Context) (err error) {
+			rev, err = t.kv.Create(ctx, k, b, opts...)
+			return err
+		})
+		if errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
+			if err := t.guard.write(ctx, func(ctx context.Context) error { return t.kv.Delete(ctx, k) }); err != nil {
+				return fmt.Errorf("engine: replace in %s: %w", t.kv.Bucket(), err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("engine: put in %s: %w", t.kv.Bucket(), err)
+		}
+		t.set(account, id, v, rev)
+		return nil
+	}
+}
+
 // Update applies change to the stored resource atomically: change runs on the latest value
 // and is retried, until ctx ends, if another writer got there first. An error from change
 // aborts the update.

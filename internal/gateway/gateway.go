@@ -185,6 +185,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status, result = http.StatusUnauthorized, metrics.ConnectExpired
 		case errors.Is(err, service.ErrTokenUsed):
 			status, result = http.StatusForbidden, metrics.ConnectTokenReused
+		case errors.Is(err, service.ErrBanned):
+			status, result = http.StatusForbidden, metrics.ConnectBanned
 		case errors.Is(err, service.ErrRoomGone):
 			status, result = http.StatusNotFound, metrics.ConnectRoomGone
 		case r.Context().Err() != nil:

@@ -67,11 +67,12 @@ const (
 	ConnectError                              // the engine could not check the token or join the room
 	ConnectUpgradeFailed                      // the token was good but the WebSocket handshake failed
 	ConnectAbandoned                          // the client went away while its token was checked
+	ConnectBanned                             // the token's user is banned from its room (BanUser)
 	connectResults
 )
 
 var connectResultNames = [connectResults]string{"accepted", "no_token", "token_invalid", "expired", "token_reused",
-	"room_gone", "shutting_down", "error", "upgrade_failed", "abandoned"}
+	"room_gone", "shutting_down", "error", "upgrade_failed", "abandoned", "banned"}
 
 // ReviewResult is the verdict of one message review.
 type ReviewResult int

@@ -23,6 +23,9 @@ func (s *Service) CreateChatToken(account string, in *chat.CreateChatTokenInput)
 	if _, err := s.room(account, a); err != nil {
 		return nil, err
 	}
+	if b := s.activeBan(account, a.ID, *in.UserID); b != nil {
+		return nil, b.Denied()
+	}
 	grant := chat.NewToken(in, a, s.now().UTC(), s.tokenLifetime)
 	return &IssuedToken{Token: s.engine.Keyring().SealToken(grant), Grant: grant}, nil
 }
@@ -57,6 +60,9 @@ func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *ch
 	room, found := s.engine.Rooms.Get(a.Account, a.ID)
 	if !found || a.Region != s.region {
 		return nil, nil, ErrRoomGone
+	}
+	if b := s.activeBan(a.Account, a.ID, grant.UserID); b != nil {
+		return nil, nil, bannedError{b}
 	}
 	first, err := s.engine.ClaimToken(ctx, grant.ID, grant.TokenExpirationTime)
 	if err != nil {

@@ -100,6 +100,7 @@ func (s *Service) DeleteRoom(ctx context.Context, account, identifier string) er
 		return mapEngineError(err, a)
 	}
 	_ = s.broker.Publish(chat.RoomKey{Account: account, ID: a.ID}, chat.Signal{Kind: chat.SignalDeleted})
+	s.dropBans(ctx, account, a.ID)
 	return nil
 }
 

@@ -1,0 +1,90 @@
+// ivschatd's extensions with the official SDKs: the extension operations signed with
+// @smithy/signature-v4 (lib/extensions.js), and their effect on members connected with the
+// unchanged amazon-ivs-chat-messaging SDK. Reference: docs/extensions.md.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { CreateChatTokenCommand } from '@aws-sdk/client-ivschat';
+
+import { devCredentials, makeIvschatClient, startServer } from './lib/server.js';
+import { RoomRecorder, createRoom, installWebSocket, mintToken, rawHandshake, tokenProvider } from './lib/messaging.js';
+import { callExtension } from './lib/extensions.js';
+
+installWebSocket();
+const { ChatRoom } = await import('amazon-ivs-chat-messaging');
+
+const TEST_TIMEOUT_MS = 30_000;
+
+describe('bans', () => {
+  let server;
+  let client;
+  const members = [];
+  const ext = (operation, input) => callExtension(server.url, devCredentials(), operation, input);
+
+  before(async () => {
+    server = await startServer();
+    client = makeIvschatClient(server);
+  });
+  after(async () => {
+    for (const m of members) m.disconnect();
+    await server?.stop();
+  });
+
+  async function connected(name, roomArn) {
+    const m = new RoomRecorder(ChatRoom, {
+      name,
+      wsUrl: server.wsUrl,
+      tokenProvider: tokenProvider(client, { roomIdentifier: roomArn, userId: name }),
+    });
+    members.push(m);
+    await m.connect();
+    return m;
+  }
+
+  it('BanUser disconnects the user with the reason, and the SDK cannot connect again', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'bans' });
+    const viewer = await connected('viewer', roomArn);
+    const spammer = await connected('spammer', roomArn);
+
+    const ban = await ext('BanUser', { roomIdentifier: roomArn, userId: 'spammer', durationSeconds: 600, reason: 'spam' });
+    assert.equal(ban.userId, 'spammer');
+    assert.ok(Date.parse(ban.expireTime) > Date.now() + 590_000);
+
+    const seen = await viewer.waitFor('userDisconnect', (e) => e.userId === 'spammer');
+    assert.equal(seen.reason, 'spam');
+    assert.equal(await spammer.waitFor('disconnect'), 'serverDisconnect');
+    assert.equal(viewer.state, 'connected');
+
+    await assert.rejects(
+      client.send(new CreateChatTokenCommand({ roomIdentifier: roomArn, userId: 'spammer' })),
+      (err) => err.name === 'AccessDeniedException' && err.message.includes(`until ${ban.expireTime.replace(/\.\d+Z$/, 'Z')}`),
+    );
+    const { bans } = await ext('ListBans', { roomIdentifier: roomArn });
+    assert.deepEqual(bans.map((b) => b.userId), ['spammer']);
+  });
+
+  it('a token minted before the ban is refused at the handshake with 403', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'bans-early-token' });
+    const token = await mintToken(client, { roomIdentifier: roomArn, userId: 'early' });
+    await ext('BanUser', { roomIdentifier: roomArn, userId: 'early' });
+    const result = await rawHandshake(server.wsUrl, token.token);
+    assert.equal(result.status, 403);
+  });
+
+  it('UnbanUser lets the user connect again; it is idempotent', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'bans-unban' });
+    await ext('BanUser', { roomIdentifier: roomArn, userId: 'back' });
+    await ext('UnbanUser', { roomIdentifier: roomArn, userId: 'back' });
+    await ext('UnbanUser', { roomIdentifier: roomArn, userId: 'back' });
+    const back = await connected('back', roomArn);
+    assert.equal(back.state, 'connected');
+  });
+
+  it('bad input is a ValidationException, another room a ResourceNotFoundException', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'bans-input' });
+    await assert.rejects(ext('BanUser', { roomIdentifier: roomArn, userId: 'x', durationSeconds: 0 }),
+      (err) => err.status === 400 && err.code === 'ValidationException' && /durationSeconds/.test(err.message));
+    await assert.rejects(ext('BanUser', { roomIdentifier: roomArn.replace(/\/.*$/, '/AAAAAAAAAAAA'), userId: 'x' }),
+      (err) => err.status === 404 && err.code === 'ResourceNotFoundException');
+  });
+});
