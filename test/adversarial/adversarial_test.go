@@ -54,7 +54,7 @@ func TestEverythingAtOnce(t *testing.T) {
 	t.Logf("before the attacks: %s", before)
 
 	devCfg := server.DefaultConfig()
-	devCfg.Addr, devCfg.DataDir = "127.0.0.1:0", t.TempDir()
+	devCfg.Addr, devCfg.AdminAddr, devCfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	dev, err := server.Start(context.Background(), devCfg, discardLog())
 	if err != nil {
 		t.Fatal(err)

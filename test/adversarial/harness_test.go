@@ -87,7 +87,7 @@ func startNode(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	cfg := server.DefaultConfig()
-	cfg.Addr, cfg.DataDir, cfg.CredentialsFile = "127.0.0.1:0", t.TempDir(), path
+	cfg.Addr, cfg.AdminAddr, cfg.DataDir, cfg.CredentialsFile = "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), path
 	cfg.ReadHeaderTimeout = headerTimeout
 	cfg.API.BodyTimeout = bodyTimeout
 	cfg.API.MaxPendingBodyBytes = pendingBodyLimit

@@ -58,7 +58,9 @@ func probes(t *testing.T, nodes []*node, roomARN *string) []probe {
 			default:
 				return nil // out of tokens: the fault has lasted long enough to tell
 			}
-			d := websocket.Dialer{Subprotocols: []string{token}, HandshakeTimeout: 5 * time.Second}
+			// As long as the test allows a connect to wait (the used-token bucket may be
+			// electing a leader), so that a slow handshake is measured, not cut off.
+			d := websocket.Dialer{Subprotocols: []string{token}, HandshakeTimeout: 10 * time.Second}
 			ws, resp, err := d.DialContext(ctx, n.ws, nil)
 			if err != nil {
 				if resp != nil {

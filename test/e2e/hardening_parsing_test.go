@@ -100,7 +100,7 @@ func TestTagKeysBeginningWithAWSAreRefused(t *testing.T) {
 func TestAbandonedHandshakesAreNotLoggedAsErrors(t *testing.T) {
 	var logs sdkclient.LockedBuffer
 	cfg := server.DefaultConfig()
-	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.Addr, cfg.AdminAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	srv, err := server.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

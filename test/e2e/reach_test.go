@@ -193,7 +193,7 @@ func TestWithdrawnAllowance(t *testing.T) {
 	other := testPrincipal{AccessKeyID: "AKIDA", SecretAccessKey: "secret-a", AccountID: tenantA}
 	start := func(allow map[string]chat.Allowance) *server.Server {
 		cfg := server.DefaultConfig()
-		cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+		cfg.Addr, cfg.AdminAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
 		withCredentials(t, allow, principal, other)(&cfg)
 		cfg.Review.HTTPEndpoints = endpoints
 		return startNode(t, cfg)
