@@ -43,9 +43,10 @@ func (b *Ban) Denied() *Error {
 	return AccessDenied(msg)
 }
 
-// BanID is the id of a user's ban within an account: the room's id and the user's id, which
-// may be any text, in base64url so that it is a valid engine key.
-func BanID(roomID, userID string) string {
+// RoomUserKey names a user in a room within an account (the key of the user's ban, and of
+// the user's slow-mode record): the room's id and the user's id, which may be any text, in
+// base64url so that it is a valid engine key.
+func RoomUserKey(roomID, userID string) string {
 	return roomID + "." + base64.RawURLEncoding.EncodeToString([]byte(userID))
 }
 

@@ -59,14 +59,14 @@ func TestBan(t *testing.T) {
 	})
 	t.Run("ban ids are engine keys whatever the user id holds", func(t *testing.T) {
 		for _, u := range []string{"a.b", "a b\n", "ü/*>", "-"} {
-			id := BanID("AbCdEfGhIjKl", u)
+			id := RoomUserKey("AbCdEfGhIjKl", u)
 			for _, r := range strings.TrimPrefix(id, "AbCdEfGhIjKl.") {
 				if !strings.ContainsRune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", r) {
 					t.Fatalf("id %q of %q has %q", id, u, r)
 				}
 			}
 		}
-		if BanID("r", "a") == BanID("r", "b") {
+		if RoomUserKey("r", "a") == RoomUserKey("r", "b") {
 			t.Fatal("two users, one id")
 		}
 	})

@@ -67,6 +67,7 @@ type Engine struct {
 
 	usedTokens jetstream.KeyValue
 	rates      *roomRates
+	userRates  *roomRates
 	health     jetstream.KeyValue
 	probeKey   string
 	chatLog    jetstream.Stream
@@ -86,6 +87,7 @@ const (
 	bucketKeys                  = "ivschat_keys"
 	bucketRoomRates             = "ivschat_room_rates"
 	bucketBans                  = "ivschatd_bans"
+	bucketUserRates             = "ivschatd_user_rates"
 	// bucketHealth holds one short-lived probe record per node, written by Ready.
 	bucketHealth = "ivschat_health"
 )
@@ -213,7 +215,15 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.rates = newRoomRates(e.nc, rates)
+	e.rates = newRoomRates(e.nc, rates, "room rate")
+	// Slow mode's records of users' sends, for windows of up to an hour (ivschatd:user-rate).
+	userRates, err := bucket(bucketUserRates, 1, func(kc *jetstream.KeyValueConfig) {
+		kc.Storage, kc.TTL = jetstream.MemoryStorage, chat.MaxUserRateS*time.Second+rateRecordTTL
+	})
+	if err != nil {
+		return err
+	}
+	e.userRates = newRoomRates(e.nc, userRates, "slow mode")
 	// Probe records only need to outlive the probe; MaxAge drops those of nodes long gone.
 	if e.health, err = bucket(bucketHealth, 1, func(kc *jetstream.KeyValueConfig) {
 		kc.TTL = time.Minute

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ivschatd/ivschatd/internal/chat"
 )
 
 // A room's message rate is one record per room in a KV bucket: the send times of the
@@ -30,10 +33,10 @@ import (
 // rateWindow is the sliding window of the room rate: at most limit sends in any second.
 const rateWindow = time.Second
 
-// rateMemory is how long a send time stays in the record. Longer than the window, so that a
+// rateMemory is how many windows a send time stays in the record. More than one, so that a
 // node whose send time is a little earlier than one already recorded (it read its clock first
 // but wrote second) still counts that one.
-const rateMemory = 2 * rateWindow
+const rateMemory = 2
 
 // rateRetries bounds the conditional writes of one admission: each lost race means that
 // another node admitted a send, so a room at its limit stops losing races quickly.
@@ -43,6 +46,8 @@ const rateRetries = 32
 type roomRates struct {
 	kv jetstream.KeyValue
 	nc *nats.Conn
+	// what names the limit in errors: the room rate, or slow mode.
+	what string
 
 	mu        sync.Mutex
 	rooms     map[string]*roomRate
@@ -58,8 +63,8 @@ type roomRate struct {
 	used     time.Time
 }
 
-func newRoomRates(nc *nats.Conn, kv jetstream.KeyValue) *roomRates {
-	return &roomRates{nc: nc, kv: kv, rooms: map[string]*roomRate{}}
+func newRoomRates(nc *nats.Conn, kv jetstream.KeyValue, what string) *roomRates {
+	return &roomRates{nc: nc, kv: kv, what: what, rooms: map[string]*roomRate{}}
 }
 
 // AdmitMessage decides whether a message sent to the room at now fits under limit sends per
@@ -69,9 +74,24 @@ func (e *Engine) AdmitMessage(ctx context.Context, account, roomID string, limit
 	return e.rates.admit(ctx, key(account, roomID), limit, now)
 }
 
+// AdmitUserMessage is slow mode: it decides whether a user's message to the room at now fits
+// under limit sends per period for that user, counted across the cluster by the same
+// compare-and-set as the room rate, and if so records it. When it does not, retry is when the
+// user's next message will.
+func (e *Engine) AdmitUserMessage(ctx context.Context, account, roomID, userID string, limit int, per time.Duration, now time.Time) (ok bool, retry time.Time, err error) {
+	return e.userRates.admitWithin(ctx, key(account, chat.RoomUserKey(roomID, userID)), limit, per, now)
+}
+
 func (r *roomRates) admit(ctx context.Context, k string, limit int, now time.Time) (bool, error) {
+	ok, _, err := r.admitWithin(ctx, k, limit, rateWindow, now)
+	return ok, err
+}
+
+// admitWithin admits a send under limit sends in any window; the record remembers sends for
+// rateMemory windows.
+func (r *roomRates) admitWithin(ctx context.Context, k string, limit int, window time.Duration, now time.Time) (bool, time.Time, error) {
 	if limit < 1 {
-		return false, nil
+		return false, time.Time{}, nil
 	}
 	room := r.room(k, now)
 	room.mu.Lock()
@@ -79,17 +99,17 @@ func (r *roomRates) admit(ctx context.Context, k string, limit int, now time.Tim
 	room.used = now
 	t := now.UnixNano()
 	for attempt := range rateRetries {
-		if room.count(t) >= limit {
-			return false, nil
+		if room.count(t, window) >= limit {
+			return false, room.nextAdmission(t, limit, window), nil
 		}
-		next := append(room.keep(t), t)
+		next := append(room.keep(t, rateMemory*window), t)
 		rev, err := r.kv.Update(ctx, k, encodeTimes(next), room.revision)
 		if err == nil {
 			room.revision, room.times = rev, next
-			return true, nil
+			return true, time.Time{}, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
-			return false, fmt.Errorf("engine: room rate: %w", err)
+			return false, time.Time{}, fmt.Errorf("engine: %s: %w", r.what, err)
 		}
 		// Another node admitted a send meanwhile (or the record expired): read it again. A node
 		// that just won holds the record's revision and would win every race at once; a loser
@@ -98,10 +118,10 @@ func (r *roomRates) admit(ctx context.Context, k string, limit int, now time.Tim
 			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(500*time.Microsecond))))
 		}
 		if err := r.read(ctx, room, k); err != nil {
-			return false, fmt.Errorf("engine: room rate: %w", err)
+			return false, time.Time{}, fmt.Errorf("engine: %s: %w", r.what, err)
 		}
 	}
-	return false, errors.New("engine: room rate: too many concurrent admissions; retry")
+	return false, time.Time{}, fmt.Errorf("engine: %s: too many concurrent admissions; retry", r.what)
 }
 
 // room returns this node's copy of a room's record, creating it empty; now and then it drops
@@ -137,21 +157,34 @@ const (
 
 // count is how many recorded sends fall in the window before t (or after it: another node's
 // clock may have read a later time first).
-func (room *roomRate) count(t int64) int {
+func (room *roomRate) count(t int64, window time.Duration) int {
 	n := 0
 	for _, s := range room.times {
-		if s > t-int64(rateWindow) {
+		if s > t-int64(window) {
 			n++
 		}
 	}
 	return n
 }
 
+// nextAdmission is when a send will fit again, for a record at or over limit at t: when the
+// limit-th most recent send in the window leaves it.
+func (room *roomRate) nextAdmission(t int64, limit int, window time.Duration) time.Time {
+	var in []int64
+	for _, s := range room.times {
+		if s > t-int64(window) {
+			in = append(in, s)
+		}
+	}
+	slices.Sort(in)
+	return time.Unix(0, in[len(in)-limit]+int64(window))
+}
+
 // keep returns the recorded send times still worth remembering at t, in a new slice.
-func (room *roomRate) keep(t int64) []int64 {
+func (room *roomRate) keep(t int64, memory time.Duration) []int64 {
 	out := make([]int64, 0, len(room.times)+1)
 	for _, s := range room.times {
-		if s > t-int64(rateMemory) {
+		if s > t-int64(memory) {
 			out = append(out, s)
 		}
 	}
@@ -161,11 +194,11 @@ func (room *roomRate) keep(t int64) []int64 {
 // read fetches a room's record from the bucket's stream leader. The KV client's own read may
 // be answered by any replica, and a replica a write behind would make every retry lose again.
 func (r *roomRates) read(ctx context.Context, room *roomRate, k string) error {
-	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucketRoomRates + "." + k})
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + r.kv.Bucket() + "." + k})
 	if err != nil {
 		return err
 	}
-	msg, err := r.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucketRoomRates, req)
+	msg, err := r.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+r.kv.Bucket(), req)
 	if err != nil {
 		return err
 	}

@@ -120,3 +120,54 @@ func BenchmarkAdmitMessage(b *testing.B) {
 		}
 	})
 }
+
+// Slow mode counts each user's sends to a room across the cluster, by the room rate's
+// compare-and-set, over windows of up to an hour.
+func TestUserRate(t *testing.T) {
+	url := startNATS(t)
+	a, b := openExternal(t, url), openExternal(t, url)
+	ctx := context.Background()
+	base := time.Now()
+	admit := func(t *testing.T, e *Engine, room, user string, at time.Duration) (bool, time.Time) {
+		t.Helper()
+		ok, retry, err := e.AdmitUserMessage(ctx, "111111111111", room, user, 2, time.Hour, base.Add(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, retry
+	}
+	t.Run("a user's sends on two nodes count toward one limit", func(t *testing.T) {
+		if ok, _ := admit(t, a, "room", "u", 0); !ok {
+			t.Fatal("first send refused")
+		}
+		if ok, _ := admit(t, b, "room", "u", time.Minute); !ok {
+			t.Fatal("second send refused")
+		}
+		ok, retry := admit(t, a, "room", "u", 2*time.Minute)
+		if ok {
+			t.Fatal("a third send within the hour was admitted")
+		}
+		if !retry.Equal(base.Add(time.Hour)) {
+			t.Fatalf("retry at %v, want an hour after the first send (%v)", retry, base.Add(time.Hour))
+		}
+	})
+	t.Run("the user may send again when the oldest send leaves the window", func(t *testing.T) {
+		if ok, _ := admit(t, b, "room", "u", time.Hour+time.Millisecond); !ok {
+			t.Fatal("refused after the first send left the window")
+		}
+		if ok, retry := admit(t, a, "room", "u", time.Hour+2*time.Millisecond); ok || !retry.Equal(base.Add(time.Hour+time.Minute)) {
+			t.Fatalf("admitted %v, retry %v: want refused until an hour after the second send", ok, retry)
+		}
+	})
+	t.Run("users and rooms are counted apart", func(t *testing.T) {
+		if ok, _ := admit(t, a, "room", "other user", 3*time.Minute); !ok {
+			t.Fatal("another user was refused")
+		}
+		if ok, _ := admit(t, a, "otherroom", "u", 3*time.Minute); !ok {
+			t.Fatal("the user was refused in another room")
+		}
+		if ok, _ := admit(t, a, "room", "u.", 3*time.Minute); !ok {
+			t.Fatal("a user whose id differs by a dot shares a record")
+		}
+	})
+}

@@ -80,6 +80,19 @@ func (c *conn) countSend(isSend bool, o metrics.MessageOutcome) {
 // what became of the message.
 func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) metrics.MessageOutcome {
 	id := chat.NewID()
+	// Slow mode comes first: a user over it must not use up the room's rate.
+	if slow := c.hub.state.Load().settings.UserRate; slow != nil {
+		admitted, refusal, err := c.gw.service.AdmitUserMessage(context.Background(), room, *slow, c.token.UserID, now)
+		if err != nil {
+			c.gw.log.Error("admitting a message under slow mode", "error", err)
+			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the room's slow mode could not be checked; retry")
+			return metrics.MessageFailed
+		}
+		if !admitted {
+			c.sendError(id, req.RequestID, chat.CodeTooManyRequests, refusal)
+			return metrics.MessageRateLimited
+		}
+	}
 	admitted, err := c.gw.service.AdmitMessage(context.Background(), room, now)
 	if err != nil {
 		c.gw.log.Error("admitting a message", "error", err)

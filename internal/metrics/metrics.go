@@ -30,7 +30,7 @@ const (
 	MessageDelivered    MessageOutcome = iota // handed to the room
 	MessageDenied                             // the review handler denied it
 	MessageReviewFailed                       // the review handler failed and the room's fallback denied it
-	MessageRateLimited                        // over the room's or the connection's rate
+	MessageRateLimited                        // over the room's, the user's (slow mode) or the connection's rate
 	MessageInvalid                            // malformed or over a limit
 	MessageForbidden                          // the token lacks the SEND_MESSAGE capability
 	MessageFailed                             // the engine did not take it

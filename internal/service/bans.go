@@ -26,7 +26,7 @@ func (s *Service) BanUser(ctx context.Context, account string, in *chat.BanUserI
 	if b.ExpireTime != nil {
 		ttl = b.ExpireTime.Sub(s.now())
 	}
-	if err := s.engine.Bans.Put(ctx, account, chat.BanID(a.ID, b.UserID), b, ttl); err != nil {
+	if err := s.engine.Bans.Put(ctx, account, chat.RoomUserKey(a.ID, b.UserID), b, ttl); err != nil {
 		return nil, err
 	}
 	return b, s.Disconnect(room, chat.NewID(), "", b.UserID, b.Reason)
@@ -41,7 +41,7 @@ func (s *Service) UnbanUser(ctx context.Context, account string, in *chat.UnbanU
 	if _, err := s.room(account, a); err != nil {
 		return err
 	}
-	err = s.engine.Bans.Delete(ctx, account, chat.BanID(a.ID, *in.UserID))
+	err = s.engine.Bans.Delete(ctx, account, chat.RoomUserKey(a.ID, *in.UserID))
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (s *Service) ListBans(account string, in *chat.RoomPageInput) ([]*chat.Ban,
 // activeBan is the user's ban from the room in force now, or nil. It reads this node's index
 // of bans, which the engine's watch keeps within milliseconds of every node's writes.
 func (s *Service) activeBan(account, roomID, userID string) *chat.Ban {
-	if b, ok := s.engine.Bans.Peek(account, chat.BanID(roomID, userID)); ok && b.ActiveAt(s.now()) {
+	if b, ok := s.engine.Bans.Peek(account, chat.RoomUserKey(roomID, userID)); ok && b.ActiveAt(s.now()) {
 		return b
 	}
 	return nil
@@ -87,7 +87,7 @@ func (e bannedError) Unwrap() error { return ErrBanned }
 func (s *Service) dropBans(ctx context.Context, account, roomID string) {
 	for _, b := range s.engine.Bans.List(account) {
 		if b.RoomID == roomID {
-			_ = s.engine.Bans.Delete(ctx, account, chat.BanID(roomID, b.UserID))
+			_ = s.engine.Bans.Delete(ctx, account, chat.RoomUserKey(roomID, b.UserID))
 		}
 	}
 }

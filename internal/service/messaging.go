@@ -94,6 +94,20 @@ func (s *Service) AdmitMessage(ctx context.Context, room *chat.Room, now time.Ti
 	return s.engine.AdmitMessage(ctx, room.Account, room.ID, room.MaximumMessageRatePerSecond, now)
 }
 
+// AdmitUserMessage is slow mode: it decides whether a user's SEND_MESSAGE at now fits under
+// the room's ivschatd:user-rate, counted for that user across the cluster, and if so counts
+// it. When it does not, the error is the ERROR 429 text saying when the user may send again;
+// any other error means the rate could not be checked.
+func (s *Service) AdmitUserMessage(ctx context.Context, room *chat.Room, rate chat.UserRate, userID string, now time.Time) (admitted bool, refusal string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, admitTimeout)
+	defer cancel()
+	ok, retry, err := s.engine.AdmitUserMessage(ctx, room.Account, room.ID, userID, rate.Messages, rate.Per, now)
+	if err != nil || ok {
+		return ok, "", err
+	}
+	return false, chat.SlowModeMessage(rate, retry), nil
+}
+
 // admitTimeout bounds the engine round trips of one admission.
 const admitTimeout = 2 * time.Second
 

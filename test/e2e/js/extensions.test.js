@@ -11,7 +11,7 @@ import { RoomRecorder, createRoom, installWebSocket, mintToken, rawHandshake, to
 import { callExtension } from './lib/extensions.js';
 
 installWebSocket();
-const { ChatRoom } = await import('amazon-ivs-chat-messaging');
+const { ChatRoom, SendMessageRequest } = await import('amazon-ivs-chat-messaging');
 
 const TEST_TIMEOUT_MS = 30_000;
 
@@ -86,5 +86,40 @@ describe('bans', () => {
       (err) => err.status === 400 && err.code === 'ValidationException' && /durationSeconds/.test(err.message));
     await assert.rejects(ext('BanUser', { roomIdentifier: roomArn.replace(/\/.*$/, '/AAAAAAAAAAAA'), userId: 'x' }),
       (err) => err.status === 404 && err.code === 'ResourceNotFoundException');
+  });
+});
+
+describe('slow mode', () => {
+  let server;
+  let client;
+  const members = [];
+
+  before(async () => {
+    server = await startServer();
+    client = makeIvschatClient(server);
+  });
+  after(async () => {
+    for (const m of members) m.disconnect();
+    await server?.stop();
+  });
+
+  it('ivschatd:user-rate refuses a send beyond it with a 429 saying slow mode and when', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'slow', tags: { 'ivschatd:user-rate': '1/3600' } });
+    const m = new RoomRecorder(ChatRoom, {
+      name: 'talker',
+      wsUrl: server.wsUrl,
+      tokenProvider: tokenProvider(client, { roomIdentifier: roomArn, userId: 'talker', capabilities: ['SEND_MESSAGE'] }),
+    });
+    members.push(m);
+    await m.connect();
+    await m.room.sendMessage(new SendMessageRequest('first'));
+    const refused = new SendMessageRequest('second');
+    await assert.rejects(m.room.sendMessage(refused), (err) => {
+      assert.equal(err.errorCode, 429);
+      assert.equal(err.requestId, refused.requestId);
+      assert.match(err.errorMessage, /^slow mode: .* you may send again at \d{4}-\d\d-\d\dT/);
+      return true;
+    });
+    assert.equal(m.state, 'connected');
   });
 });
