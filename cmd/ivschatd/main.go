@@ -69,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "ivschatd listening on %s (region %s, %s); messaging at %s\n", srv.URL(), cfg.Region, engineDesc, srv.WSURL())
 	if u := srv.AdminURL(); u != "" {
 		fmt.Fprintf(stdout, "ivschatd admin endpoints on %s (/metrics, /healthz, /readyz, /debug/pprof/)\n", u)
+		fmt.Fprintf(stdout, "ivschatd web console at %s/\n", u)
 	}
 	if srv.DevCredentials {
 		// Two lines a user pastes into a shell: a comment, and what the SDKs and CLIs read

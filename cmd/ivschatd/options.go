@@ -66,7 +66,8 @@ func newFlags(o *options) *flag.FlagSet {
 	fs.DurationVar(&cfg.TokenKeyRotation, "token-key-rotation", cfg.TokenKeyRotation, "age at which the token sealing key is replaced (0: never)")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain: every listener (--addr, --ws-addr, --admin-addr) serves HTTPS and WSS; read again on SIGHUP")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
-	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "listen address of the operator endpoints: /metrics, /healthz, /readyz, /debug/pprof/ (empty: off)")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "listen address of the web console (/) and the operator endpoints: /metrics, /healthz, /readyz, /debug/pprof/ (empty: off)")
+	fs.StringVar(&cfg.PublicWSURL, "public-ws-url", "", "messaging URL as browsers reach it (ws:// or wss://), for the console's demo chat; empty: the messaging listener's address")
 	fs.Func("pprof-addr", "replaced by --admin-addr, which serves the profiles at /debug/pprof/", func(string) error {
 		return errors.New("--pprof-addr was replaced by --admin-addr: the profiles are at /debug/pprof/ on the admin listener")
 	})

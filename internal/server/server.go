@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/ivschatd/ivschatd/internal/api"
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/chatlog"
+	"github.com/ivschatd/ivschatd/internal/console"
 	"github.com/ivschatd/ivschatd/internal/engine"
 	"github.com/ivschatd/ivschatd/internal/gateway"
 	"github.com/ivschatd/ivschatd/internal/metrics"
@@ -32,6 +34,9 @@ type Config struct {
 	WSAddr string
 	// AdminAddr, if set, is the listener of the operator endpoints (internal/admin).
 	AdminAddr string
+	// PublicWSURL is the messaging URL as browsers reach it, for the console's demo chat;
+	// empty means the messaging listener's own address.
+	PublicWSURL string
 	// TLSCertFile and TLSKeyFile, if set, make every listener serve HTTPS and WSS with this
 	// key pair, read again by ReloadTLS.
 	TLSCertFile, TLSKeyFile string
@@ -102,6 +107,8 @@ type Server struct {
 	adminHTTP     *http.Server
 	adminListener net.Listener
 	admin         *admin.Handler
+	tap           *chat.Tap
+	principals    api.Principals
 	metrics       *metrics.Metrics
 	// cert is the key pair of --tls-cert and --tls-key; nil serves plain HTTP.
 	cert *certificate
@@ -116,6 +123,9 @@ type Server struct {
 // Start opens the engine, binds the listener and serves until Shutdown.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.API.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkPublicWSURL(cfg.PublicWSURL); err != nil {
 		return nil, err
 	}
 	principals, reach, dev, err := credentialsFor(cfg)
@@ -176,10 +186,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		return nil, err
 	}
-	broker := engine.NewBroker(eng)
+	// The tap lets the console watch rooms through the same seam the gateway subscribes on.
+	broker := chat.NewTap(engine.NewBroker(eng))
 	svc := service.New(eng, broker, service.Config{Region: cfg.Region, TokenLifetime: cfg.TokenLifetime, Reach: reach,
 		Quotas: service.Quotas{MaxRooms: cfg.MaxRooms, MaxLoggingConfigurations: cfg.MaxLoggingConfigurations}})
-	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1), cert: cert}
+	s := &Server{cfg: cfg, log: log, engine: eng, service: svc, listener: ln, DevCredentials: dev, done: make(chan error, 1), cert: cert,
+		tap: broker, principals: principals}
 	// The gauges read the gateway and the shipper when scraped; by then they exist.
 	s.metrics = metrics.New(metrics.Gauges{
 		Connections:    func() int64 { return s.gateway.Connections() },
@@ -259,6 +271,12 @@ func (s *Server) serveAdmin(ln net.Listener) {
 		admin.Check{Part: "engine", Ready: s.engineConnected},
 		admin.Check{Part: "store", Ready: s.engine.Ready},
 		admin.Check{Part: "listeners", Ready: s.listenersReady})
+	wsURL := s.cfg.PublicWSURL
+	if wsURL == "" {
+		wsURL = s.WSURL()
+	}
+	s.admin.Handle("/", console.New(console.Config{Service: s.service, Tap: s.tap, Principals: s.principals,
+		Open: s.DevCredentials, WSURL: wsURL, Members: s.gateway.RoomMembers, Log: s.log}))
 	var handler http.Handler = s.admin
 	if s.DevCredentials {
 		handler = loopbackHostsOnly(handler) // a rebound page must not read profiles either
@@ -297,6 +315,19 @@ func (s *Server) AdminURL() string {
 
 // Metrics are the node's metrics.
 func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// checkPublicWSURL accepts an empty --public-ws-url or a ws:// or wss:// URL with a host and
+// no query, which browsers can open as the messaging endpoint.
+func checkPublicWSURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--public-ws-url %q: want ws://HOST[:PORT] or wss://HOST[:PORT], the messaging endpoint as browsers reach it", raw)
+	}
+	return nil
+}
 
 func devRefusal(addr string) error {
 	return fmt.Errorf("refusing to listen on %s with the development credentials: configure --credentials or IVSCHATD_ACCESS_KEY_ID and IVSCHATD_SECRET_ACCESS_KEY, or listen on loopback", addr)
