@@ -58,7 +58,7 @@ function flash(container, err, ok = false) {
   container.replaceChildren();
   if (!err) return;
   container.append(h('div', { class: ok ? 'flash ok' : 'flash', role: ok ? 'status' : 'alert' },
-    ok ? err : err instanceof OperationError && err.code ? `${err.code}: ${err.message}` : err.message));
+    ok || !(err instanceof OperationError) || !err.code || err.code === 'NotSignedIn' ? String(err.message || err) : `${err.code}: ${err.message}`));
 }
 
 /**
@@ -322,6 +322,7 @@ function feedItem(p, room, state) {
       } }, 'Delete message'));
     }
     if (allowed('DisconnectUser')) actions.push(disconnectButton(room, p.Sender.UserId));
+    if (allowed(BAN)) actions.push(banButton(room, p.Sender.UserId, state.bansChanged));
     return h('li', { class: 'message', dataset: { id: p.Id, user: p.Sender.UserId } },
       h('div', { class: 'body' },
         h('div', { class: 'meta' }, h('strong', {}, p.Sender.UserId), ' · ', h('time', { datetime: p.SendTime }, clock(p.SendTime)), ' · ', h('span', { class: 'mono' }, p.Id)),
@@ -354,6 +355,44 @@ function disconnectButton(room, userId) {
     fields: [{ name: 'reason', label: 'Reason', hint: 'optional, shown to members' }],
     submit: (v) => api('DisconnectUser', { roomIdentifier: room.arn, userId, ...(v.reason ? { reason: v.reason } : {}) }),
   }) }, 'Disconnect');
+}
+
+const BAN = 'ivschatd:BanUser';
+
+function banButton(room, userId, onBanned) {
+  return h('button', { type: 'button', class: 'small danger', onclick: async () => {
+    const done = await ask({
+      title: 'Ban', text: `Disconnects ${userId} and refuses them new tokens and connections to this room.`, confirm: 'Ban', danger: true,
+      fields: [{ name: 'duration', label: 'Duration in seconds', type: 'number', min: 1, hint: 'empty: until unbanned' },
+        { name: 'reason', label: 'Reason', hint: 'optional' }],
+      submit: async (v) => {
+        await api(BAN, { roomIdentifier: room.arn, userId, ...(v.duration ? { durationSeconds: Number(v.duration) } : {}), ...(v.reason ? { reason: v.reason } : {}) });
+        if (allowed('DisconnectUser')) await api('DisconnectUser', { roomIdentifier: room.arn, userId, reason: v.reason || 'banned' });
+      },
+    });
+    if (done && onBanned) onBanned();
+  } }, 'Ban');
+}
+
+function bansCard(room) {
+  const list = h('ul', { class: 'members', 'aria-label': 'Bans' });
+  const errors = h('div');
+  const load = async () => {
+    try {
+      const out = await api('ivschatd:ListBans', { roomIdentifier: room.arn });
+      list.replaceChildren(...(out.bans.length ? out.bans.map((b) => h('li', { dataset: { user: b.userId } },
+        h('span', { class: 'name' }, b.userId),
+        h('span', { class: 'muted' }, b.expireTime ? `until ${fmtTime(b.expireTime)}` : 'until unbanned', b.reason ? ` · ${b.reason}` : ''),
+        allowed('ivschatd:UnbanUser') ? h('button', { type: 'button', class: 'small', onclick: async () => {
+          await api('ivschatd:UnbanUser', { roomIdentifier: room.arn, userId: b.userId });
+          load();
+        } }, 'Unban') : null)) : [h('li', { class: 'muted' }, 'Nobody is banned. Ban a user from the connected list or a message.')]));
+    } catch (err) {
+      flash(errors, err);
+    }
+  };
+  load();
+  return { el: h('section', { class: 'card', 'aria-label': 'Bans' }, h('h2', {}, 'Bans'), errors, list), load };
 }
 
 function settingsList(room) {
@@ -432,7 +471,7 @@ function roomView(id) {
   const membersEmpty = h('p', { class: 'muted' }, 'Nobody is connected to this node.');
   const settings = h('div');
   const side = h('div');
-  const state = { feed, room: null };
+  const state = { feed, room: null, bansChanged: () => {} };
   app.replaceChildren(head, h('div', { class: 'grid' },
     h('div', {},
       h('section', { class: 'card', 'aria-label': 'Messages and events' }, h('h2', {}, 'Messages and events ', badge.el), feed, feedEmpty),
@@ -460,7 +499,10 @@ function roomView(id) {
         side.append(
           h('section', { class: 'card', 'aria-label': 'Connected now' }, h('h2', {}, 'Connected now'),
             h('p', { class: 'muted' }, 'Users with a connection to this node.'), members, membersEmpty,
-            h('p', { class: 'gap' }, 'Ban: not in this build yet. Bans (ivschatd extension, issue 14) have not landed; Disconnect ends the connections, and the user can reconnect with a new token.')),
+            session.allowed.includes(BAN) ? null : h('p', { class: 'gap' }, session.extensions
+              ? 'Ban: this principal may not ban (action ivschatd:BanUser).'
+              : 'Ban: not in this build yet. Bans (ivschatd extension, issue 14) have not landed; Disconnect ends the connections, and the user can reconnect with a new token.')),
+          allowed('ivschatd:ListBans') ? (() => { const b = bansCard(room); state.bansChanged = b.load; return b.el; })() : null,
           allowed('SendEvent') ? sendEventCard(room) : null,
           allowed('CreateChatToken') ? tokenCard(room) : null);
       }
@@ -469,7 +511,8 @@ function roomView(id) {
       membersEmpty.hidden = list.length > 0;
       members.replaceChildren(...list.map((m) => h('li', { dataset: { user: m.userId } },
         h('span', { class: 'name' }, m.userId), h('span', { class: 'muted' }, m.connections === 1 ? '1 connection' : `${m.connections} connections`),
-        allowed('DisconnectUser') && state.room ? disconnectButton(state.room, m.userId) : null)));
+        allowed('DisconnectUser') && state.room ? disconnectButton(state.room, m.userId) : null,
+        allowed(BAN) && state.room ? banButton(state.room, m.userId, state.bansChanged) : null)));
     },
     payload: (p) => {
       feedEmpty.hidden = true;

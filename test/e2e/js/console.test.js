@@ -1,0 +1,301 @@
+// The web console and the demo chat of the admin listener, in Debian's headless chromium driven
+// by playwright-core: a room created in the console, tokens minted there, two demo tabs that
+// chat with each other and with a member on the official messaging SDK (in Node), the console's
+// live feed, moderation seen in both tabs; and the sign-in, which refuses wrong keys and a
+// forged cross-site POST. Screenshots go to $IVSCHATD_SCREENSHOTS or a temp dir.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+import { makeIvschatClient, roomArn, startServer } from './lib/server.js';
+import { CHROMIUM_PATH, servePage } from './lib/browser.js';
+import { RoomRecorder, installWebSocket, tokenProvider } from './lib/messaging.js';
+
+const TEST_TIMEOUT_MS = 120_000;
+// Generous: the machine may be loaded; every wait is for a state, not a time.
+const WAIT = { timeout: 20_000 };
+
+const SHOTS = process.env.IVSCHATD_SCREENSHOTS || mkdtempSync(path.join(os.tmpdir(), 'ivschatd-console-shots-'));
+mkdirSync(SHOTS, { recursive: true });
+const shot = async (page, name) => {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+};
+
+/** The console's URL, from the line ivschatd prints for it. */
+function consoleUrl(server) {
+  const m = /web console at (https?:\/\/\S+?)\/?\s/.exec(server.logs());
+  assert.ok(m, `ivschatd printed no "web console at" line:\n${server.logs()}`);
+  return m[1];
+}
+
+/** Chromium with a fresh profile of its own, deleted afterwards. */
+async function browserContext() {
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'ivschatd-console-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return { context, close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); } };
+}
+
+/** Fails the test on any error a page logs or throws. */
+function watchErrors(page, errors) {
+  page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`${page.url()}: ${msg.text()}`);
+  });
+}
+
+/** Opens the token card's "Open demo chat" for a user; resolves with the demo tab. */
+async function openDemoTab(context, consolePage, userId) {
+  const card = consolePage.getByRole('region', { name: 'Chat token' });
+  await card.getByLabel('User id').fill(userId);
+  await card.getByRole('button', { name: 'Create chat token' }).click();
+  await card.getByText(`Token for ${userId}`).waitFor(WAIT);
+  const [tab] = await Promise.all([context.waitForEvent('page'), card.getByRole('link', { name: 'Open demo chat' }).click()]);
+  await tab.waitForLoadState();
+  await tab.locator('#status[data-state="open"]').waitFor(WAIT);
+  return tab;
+}
+
+async function say(tab, text) {
+  await tab.getByRole('textbox', { name: 'Message' }).fill(text);
+  await tab.getByRole('button', { name: 'Send' }).click();
+}
+
+const messageIn = (tab, text) => tab.locator('#messages li.msg', { hasText: text });
+
+describe('web console and demo chat (chromium)', { skip: !existsSync(CHROMIUM_PATH) && `no chromium at ${CHROMIUM_PATH}` }, () => {
+  let server;
+  let browser;
+  const errors = [];
+
+  before(async () => {
+    server = await startServer({ args: ['--admin-addr', '127.0.0.1:0'] });
+    browser = await browserContext();
+  });
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) await server.stop();
+  });
+
+  it('creates a room, mints tokens, and two demo tabs chat with each other and an SDK member while the console watches; Delete message and Disconnect reach both tabs', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const { context } = browser;
+    const page = await context.newPage();
+    watchErrors(page, errors);
+    await page.goto(consoleUrl(server));
+
+    // Loopback with the development credentials: no sign-in, an empty account says what to do.
+    await page.getByRole('heading', { name: /Rooms/ }).waitFor(WAIT);
+    await page.getByText('No rooms yet').waitFor(WAIT);
+    await page.getByRole('heading', { name: /Rooms/ }).getByText('live').waitFor(WAIT);
+    await shot(page, '01-console-empty');
+
+    await page.getByRole('button', { name: 'Create room' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill('launch-party');
+    await dialog.getByLabel('Maximum message rate per second').fill('20');
+    await dialog.getByLabel('ivschatd:user-rate').fill('5/1');
+    await dialog.getByLabel('Tags').fill('team=video');
+    await dialog.getByRole('button', { name: 'Create room' }).click();
+    await page.getByRole('heading', { name: 'launch-party' }).waitFor(WAIT);
+    const roomId = /#\/rooms\/([A-Za-z0-9]{12})$/.exec(page.url())[1];
+
+    // The room is the API's: the official control-plane SDK reads what the console made.
+    const client = makeIvschatClient(server);
+    const { GetRoomCommand } = await import('@aws-sdk/client-ivschat');
+    const got = await client.send(new GetRoomCommand({ identifier: roomArn(roomId) }));
+    assert.equal(got.name, 'launch-party');
+    assert.equal(got.maximumMessageRatePerSecond, 20);
+    assert.deepEqual(got.tags, { team: 'video', 'ivschatd:user-rate': '5/1' });
+
+    const alice = await openDemoTab(context, page, 'alice');
+    const bob = await openDemoTab(context, page, 'bob');
+    watchErrors(alice, errors);
+    watchErrors(bob, errors);
+
+    // A member on the official messaging SDK, in Node, in the same room.
+    installWebSocket();
+    const { ChatRoom, SendMessageRequest } = await import('amazon-ivs-chat-messaging');
+    const carol = new RoomRecorder(ChatRoom, {
+      name: 'carol', wsUrl: server.wsUrl,
+      tokenProvider: tokenProvider(client, { roomIdentifier: got.arn, userId: 'carol', capabilities: ['SEND_MESSAGE'] }),
+    });
+    await carol.connect(20_000);
+
+    await say(alice, 'hello from alice');
+    await messageIn(bob, 'hello from alice').waitFor(WAIT);
+    await messageIn(alice, 'hello from alice').waitFor(WAIT);
+    const seenByCarol = await carol.waitFor('message', (m) => m.content === 'hello from alice', 20_000);
+    assert.equal(seenByCarol.sender.userId, 'alice');
+    await say(bob, 'hi alice, bob here');
+    await messageIn(alice, 'hi alice, bob here').waitFor(WAIT);
+    await carol.room.sendMessage(new SendMessageRequest('carol from the SDK'));
+    await messageIn(alice, 'carol from the SDK').waitFor(WAIT);
+    await messageIn(bob, 'carol from the SDK').waitFor(WAIT);
+    assert.equal(await messageIn(bob, 'hello from alice').locator('.sender').textContent(), 'alice');
+    assert.match(await messageIn(bob, 'hello from alice').locator('time').textContent(), /\d/);
+
+    // The console saw every message as it happened, and who is connected.
+    await page.bringToFront();
+    const feed = page.getByRole('region', { name: 'Messages and events' });
+    for (const text of ['hello from alice', 'hi alice, bob here', 'carol from the SDK']) {
+      await feed.locator('li.message', { hasText: text }).waitFor(WAIT);
+    }
+    const connected = page.getByRole('region', { name: 'Connected now' });
+    for (const user of ['alice', 'bob', 'carol']) await connected.locator(`li[data-user="${user}"]`).waitFor(WAIT);
+    await page.getByText('Ban: not in this build yet').waitFor(WAIT);
+    await shot(page, '02-console-room');
+    await shot(alice, '03-demo-alice');
+
+    // Delete message: gone from both tabs and from the SDK member's view.
+    await feed.locator('li.message', { hasText: 'hello from alice' }).getByRole('button', { name: 'Delete message' }).click();
+    await dialog.getByLabel('Reason').fill('off topic');
+    await dialog.getByRole('button', { name: 'Delete message' }).click();
+    for (const tab of [alice, bob]) {
+      await messageIn(tab, 'hello from alice').waitFor({ state: 'detached', ...WAIT });
+      await tab.getByText('A message was deleted: off topic').waitFor(WAIT);
+      assert.equal(await messageIn(tab, 'hi alice, bob here').count(), 1, 'the other messages stay');
+    }
+    await carol.waitFor('messageDelete', (d) => d.reason === 'off topic', 20_000);
+    await feed.locator('li.message.deleted', { hasText: 'hello from alice' }).waitFor(WAIT);
+
+    // Disconnect (with a reason): bob's tab ends, the others are told.
+    await connected.locator('li[data-user="bob"]').getByRole('button', { name: 'Disconnect' }).click();
+    await dialog.getByLabel('Reason').fill('cool down');
+    await dialog.getByRole('button', { name: 'Disconnect' }).click();
+    await bob.locator('#status[data-state="closed"]').waitFor(WAIT);
+    await bob.getByText('You were disconnected by a moderator: cool down').waitFor(WAIT);
+    await bob.getByRole('button', { name: 'Reconnect' }).waitFor(WAIT);
+    await alice.getByText('bob was disconnected by a moderator: cool down').waitFor(WAIT);
+    await connected.locator('li[data-user="bob"]').waitFor({ state: 'detached', ...WAIT });
+    await shot(bob, '04-demo-bob-disconnected');
+
+    // A given token is single use: the tab asks for a new one rather than retrying it.
+    await bob.getByRole('button', { name: 'Reconnect' }).click();
+    await bob.getByLabel('Chat token').waitFor(WAIT);
+
+    // Send event reaches the tabs.
+    const events = page.getByRole('region', { name: 'Send event' });
+    await events.getByLabel('Event name').fill('app:announcement');
+    await events.getByLabel('Attributes').fill('text=starting soon');
+    await events.getByRole('button', { name: 'Send event' }).click();
+    await alice.getByText('Event app:announcement (text=starting soon)').waitFor(WAIT);
+    await feed.getByText('Event app:announcement (text=starting soon)').waitFor(WAIT);
+
+    // Open demo chat from the room's header: the tab mints its own token through the console.
+    const [viewer] = await Promise.all([context.waitForEvent('page'),
+      page.locator('.page-head').getByRole('link', { name: 'Open demo chat' }).click()]);
+    watchErrors(viewer, errors);
+    await viewer.locator('#status[data-state="open"]').waitFor(WAIT);
+    assert.match(await viewer.locator('#status').textContent(), /^connected as viewer-/);
+    await say(alice, 'welcome, viewer');
+    await messageIn(viewer, 'welcome, viewer').waitFor(WAIT);
+
+    // The room list shows the room live, with its connections and this minute's messages.
+    await page.getByRole('link', { name: 'Rooms' }).first().click();
+    const row = page.locator(`tr[data-id="${roomId}"]`);
+    await row.waitFor(WAIT);
+    await page.getByRole('searchbox', { name: 'Search rooms' }).fill('team=video');
+    await row.waitFor(WAIT);
+    await page.getByRole('searchbox', { name: 'Search rooms' }).fill('no-such-room');
+    await page.getByText('No room matches').waitFor(WAIT);
+    await page.getByRole('searchbox', { name: 'Search rooms' }).fill('');
+    await shot(page, '05-console-rooms');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, '06-console-rooms-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    // Delete room: the room's page and the demo tab are told.
+    await row.getByRole('link').click();
+    await page.getByRole('button', { name: 'Delete room' }).click();
+    await dialog.getByRole('button', { name: 'Delete room' }).click();
+    await page.getByText('No rooms yet').waitFor(WAIT);
+    await alice.locator('#status[data-state="closed"]').waitFor(WAIT);
+
+    carol.disconnect();
+    assert.deepEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION|status of 40[13]/.test(e)), []);
+  });
+});
+
+describe('console sign-in (chromium)', { skip: !existsSync(CHROMIUM_PATH) && `no chromium at ${CHROMIUM_PATH}` }, () => {
+  const KEY = 'AKIACONSOLETEST0001';
+  const SECRET = 'console-test-secret-of-the-operator';
+  let server;
+  let browser;
+  let evil;
+
+  before(async () => {
+    server = await startServer({ args: ['--admin-addr', '127.0.0.1:0'], env: { IVSCHATD_ACCESS_KEY_ID: KEY, IVSCHATD_SECRET_ACCESS_KEY: SECRET } });
+    browser = await browserContext();
+  });
+  after(async () => {
+    if (evil) await evil.close();
+    if (browser) await browser.close();
+    if (server) await server.stop();
+  });
+
+  it('refuses a wrong key, signs in with a configured one into an HttpOnly SameSite=Strict cookie, and refuses a forged cross-site POST', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const base = consoleUrl(server);
+    const { context } = browser;
+    const page = await context.newPage();
+    await page.goto(base);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor(WAIT);
+    await page.getByLabel('Access key id').fill(KEY);
+    await page.getByLabel('Secret access key').fill('not-the-secret');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('the access key id or the secret access key is wrong').waitFor(WAIT);
+    await shot(page, '07-sign-in-refused');
+    assert.deepEqual(await context.cookies(base), [], 'no session for a wrong secret');
+
+    await page.getByLabel('Secret access key').fill(SECRET);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('No rooms yet').waitFor(WAIT);
+    const [cookie] = await context.cookies(base);
+    assert.equal(cookie.name, 'ivschatd_console');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Strict');
+    assert.ok(cookie.expires > Date.now() / 1000, 'the cookie has an expiry');
+    assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session');
+
+    // Another site's page posts a form to the console: refused, nothing created.
+    evil = await servePage(`<!doctype html><html><body>
+      <form id="f" method="POST" action="${base}/console/api/CreateRoom" enctype="text/plain">
+        <input name='{"name":"forged","x":"' value='"}'>
+      </form>
+      <script>document.getElementById('f').submit();</script></body></html>`);
+    const forged = await context.newPage();
+    const answer = forged.waitForResponse((r) => r.url().endsWith('/console/api/CreateRoom'));
+    await forged.goto(evil.url.replace('127.0.0.1', 'localhost'));
+    assert.ok([401, 403].includes((await answer).status()), `forged POST answered ${(await answer).status()}`);
+
+    // Even with the session cookie itself, a POST from another origin or without the CSRF
+    // token is refused.
+    const headers = { Cookie: `${cookie.name}=${cookie.value}`, 'Content-Type': 'application/json' };
+    const csrf = (await (await fetch(`${base}/console/session`, { headers })).json()).csrfToken;
+    const post = (extra) => fetch(`${base}/console/api/CreateRoom`, { method: 'POST', headers: { ...headers, ...extra }, body: '{"name":"forged"}' });
+    assert.equal((await post({ Origin: 'http://evil.example', 'X-Csrf-Token': csrf })).status, 403);
+    assert.equal((await post({ Origin: base })).status, 403);
+    assert.equal((await post({ Origin: base, 'X-Csrf-Token': 'wrong' })).status, 403);
+    const client = makeIvschatClient(server, { credentials: { accessKeyId: KEY, secretAccessKey: SECRET } });
+    const { ListRoomsCommand } = await import('@aws-sdk/client-ivschat');
+    assert.deepEqual((await client.send(new ListRoomsCommand({}))).rooms, [], 'no forged room exists');
+
+    // The console's own pages can: the same request with the token and origin works.
+    assert.equal((await post({ Origin: base, 'X-Csrf-Token': csrf })).status, 200);
+    await page.getByText('forged').first().waitFor(WAIT);
+
+    // Sign out ends the session.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor(WAIT);
+    assert.equal((await fetch(`${base}/console/session`, { headers })).status, 401);
+  });
+});
