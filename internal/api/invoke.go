@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/service"
@@ -14,11 +15,17 @@ import (
 // the same operations, the web console: the request body, the service call and the answer are
 // those of a signed call to POST /<operation>. The caller has authenticated the principal and
 // checked that it allows the operation. The tag operations take their resource in the body:
-// {"resourceArn": ..., "tags": {...}} or {"resourceArn": ..., "tagKeys": [...]}.
+// {"resourceArn": ..., "tags": {...}} or {"resourceArn": ..., "tagKeys": [...]}. Extension
+// operations are named by their action, ivschatd:<Operation>.
 func Invoke(ctx context.Context, s *service.Service, account, operation string, body []byte) (status int, result any, err error) {
 	c := &call{ctx: ctx, account: account, body: body}
 	if op, found := operations[operation]; found {
 		return op(s, c)
+	}
+	if ext, isExt := strings.CutPrefix(operation, chat.ExtensionActionPrefix); isExt {
+		if op, found := extensionOperations[ext]; found {
+			return op(s, c)
+		}
 	}
 	for _, t := range tagOperations {
 		if t.name != operation {

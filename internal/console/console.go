@@ -153,7 +153,8 @@ func (h *Handler) current(r *http.Request) *session {
 var operations = []string{"CreateRoom", "GetRoom", "UpdateRoom", "DeleteRoom", "ListRooms",
 	"CreateLoggingConfiguration", "GetLoggingConfiguration", "UpdateLoggingConfiguration",
 	"DeleteLoggingConfiguration", "ListLoggingConfigurations", "CreateChatToken", "SendEvent",
-	"DeleteMessage", "DisconnectUser", "TagResource", "UntagResource", "ListTagsForResource"}
+	"DeleteMessage", "DisconnectUser", "TagResource", "UntagResource", "ListTagsForResource",
+	chat.ExtensionActionPrefix + "BanUser", chat.ExtensionActionPrefix + "UnbanUser", chat.ExtensionActionPrefix + "ListBans"}
 
 type sessionView struct {
 	SignIn      bool      `json:"signIn"`

@@ -499,9 +499,7 @@ function roomView(id) {
         side.append(
           h('section', { class: 'card', 'aria-label': 'Connected now' }, h('h2', {}, 'Connected now'),
             h('p', { class: 'muted' }, 'Users with a connection to this node.'), members, membersEmpty,
-            session.allowed.includes(BAN) ? null : h('p', { class: 'gap' }, session.extensions
-              ? 'Ban: this principal may not ban (action ivschatd:BanUser).'
-              : 'Ban: not in this build yet. Bans (ivschatd extension, issue 14) have not landed; Disconnect ends the connections, and the user can reconnect with a new token.')),
+            allowed(BAN) ? null : h('p', { class: 'gap' }, 'Ban: this principal lacks the action ivschatd:BanUser; Disconnect ends the connections, and the user can reconnect with a new token.')),
           allowed('ivschatd:ListBans') ? (() => { const b = bansCard(room); state.bansChanged = b.load; return b.el; })() : null,
           allowed('SendEvent') ? sendEventCard(room) : null,
           allowed('CreateChatToken') ? tokenCard(room) : null);

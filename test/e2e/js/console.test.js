@@ -152,7 +152,6 @@ describe('web console and demo chat (chromium)', { skip: !existsSync(CHROMIUM_PA
     }
     const connected = page.getByRole('region', { name: 'Connected now' });
     for (const user of ['alice', 'bob', 'carol']) await connected.locator(`li[data-user="${user}"]`).waitFor(WAIT);
-    await page.getByText('Ban: not in this build yet').waitFor(WAIT);
     await shot(page, '02-console-room');
     await shot(alice, '03-demo-alice');
 
@@ -199,6 +198,20 @@ describe('web console and demo chat (chromium)', { skip: !existsSync(CHROMIUM_PA
     assert.match(await viewer.locator('#status').textContent(), /^connected as viewer-/);
     await say(alice, 'welcome, viewer');
     await messageIn(viewer, 'welcome, viewer').waitFor(WAIT);
+
+    // Ban the viewer: its tab is disconnected, and its reconnect is refused a token.
+    await connected.locator('li[data-user^="viewer-"]').getByRole('button', { name: 'Ban' }).click();
+    await dialog.getByLabel('Duration in seconds').fill('600');
+    await dialog.getByLabel('Reason').fill('spamming links');
+    await dialog.getByRole('button', { name: 'Ban' }).click();
+    await viewer.locator('#status[data-state="closed"]').waitFor(WAIT);
+    await viewer.getByText('You were disconnected by a moderator: spamming links').waitFor(WAIT);
+    const bans = page.getByRole('region', { name: 'Bans' });
+    await bans.locator('li[data-user^="viewer-"]', { hasText: 'spamming links' }).waitFor(WAIT);
+    await viewer.getByRole('button', { name: 'Reconnect' }).click();
+    await viewer.getByText(/Could not get a chat token: .*banned/).waitFor(WAIT);
+    await shot(viewer, '05-demo-banned');
+    await shot(page, '05-console-room-bans');
 
     // The room list shows the room live, with its connections and this minute's messages.
     await page.getByRole('link', { name: 'Rooms' }).first().click();
