@@ -1,8 +1,6 @@
 package api
 
 import (
-	"net/http"
-
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/service"
 )
@@ -14,39 +12,9 @@ const extensionPrefix = "/ivschatd/"
 // extensionOperations are ivschatd's own operations, signed and answered like the control
 // plane's; no AWS client calls them (docs/extensions.md, docs/extensions.openapi.json).
 var extensionOperations = map[string]operation{
-	"BanUser": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.BanUserInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		b, err := s.BanUser(c.ctx, c.account, &in)
-		if err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, viewBan(b), nil
-	},
-	"UnbanUser": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.UnbanUserInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		return ok(&empty{}, s.UnbanUser(c.ctx, c.account, &in))
-	},
-	"ListBans": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.RoomPageInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		bans, next, err := s.ListBans(c.account, &in)
-		if err != nil {
-			return 0, nil, err
-		}
-		out := &listBansView{Bans: make([]*banView, len(bans)), NextToken: next}
-		for i, b := range bans {
-			out.Bans[i] = viewBan(b)
-		}
-		return http.StatusOK, out, nil
-	},
+	"BanUser":   handle(body[chat.BanUserInput], (*svc).BanUser, viewBan),
+	"UnbanUser": handle(body[chat.UnbanUserInput], done((*svc).UnbanUser), emptyObject),
+	"ListBans":  handle(body[chat.RoomPageInput], (*svc).ListBans, viewBanPage),
 }
 
 type banView struct {
@@ -63,6 +31,14 @@ func viewBan(b *chat.Ban) *banView {
 		v.ExpireTime = &t
 	}
 	return v
+}
+
+func viewBanPage(p *service.Page[chat.Ban]) *listBansView {
+	out := &listBansView{Bans: make([]*banView, len(p.Items)), NextToken: p.NextToken}
+	for i, b := range p.Items {
+		out.Bans[i] = viewBan(b)
+	}
+	return out
 }
 
 type listBansView struct {

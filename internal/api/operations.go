@@ -22,138 +22,26 @@ type call struct {
 // operation answers one API call with a status and a JSON-able result, or an error.
 type operation func(s *service.Service, c *call) (int, any, error)
 
-// operations are the 14 operations routed as POST /<OperationName>.
+// svc shortens the method expressions of the tables.
+type svc = service.Service
+
+// operations are the 14 operations routed as POST /<OperationName>: each reads its request,
+// calls the service with the caller's context and account, and views the result.
 var operations = map[string]operation{
-	"CreateChatToken": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.CreateChatTokenInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		t, err := s.CreateChatToken(c.account, &in)
-		if err != nil {
-			return 0, nil, err
-		}
-		return http.StatusOK, &chatTokenView{Token: t.Token, TokenExpirationTime: timestamp(t.Grant.TokenExpirationTime),
-			SessionExpirationTime: timestamp(t.Grant.SessionExpirationTime)}, nil
-	},
-	"CreateRoom": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.CreateRoomInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		r, err := s.CreateRoom(c.ctx, c.account, &in)
-		return ok(viewRoomOrNil(r), err)
-	},
-	"GetRoom": func(s *service.Service, c *call) (int, any, error) {
-		var in identifierInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		r, err := s.GetRoom(c.account, in.Identifier)
-		return ok(viewRoomOrNil(r), err)
-	},
-	"UpdateRoom": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.UpdateRoomInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		r, err := s.UpdateRoom(c.ctx, c.account, &in)
-		return ok(viewRoomOrNil(r), err)
-	},
-	"DeleteRoom": func(s *service.Service, c *call) (int, any, error) {
-		var in identifierInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, s.DeleteRoom(c.ctx, c.account, in.Identifier)
-	},
-	"ListRooms": func(s *service.Service, c *call) (int, any, error) {
-		var in service.ListRoomsInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		rooms, next, err := s.ListRooms(c.account, &in)
-		if err != nil {
-			return 0, nil, err
-		}
-		out := &listRoomsView{Rooms: make([]*roomView, len(rooms)), NextToken: next}
-		for i, r := range rooms {
-			out.Rooms[i] = viewRoomSummary(r)
-		}
-		return http.StatusOK, out, nil
-	},
-	"CreateLoggingConfiguration": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.CreateLoggingConfigurationInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		lc, err := s.CreateLoggingConfiguration(c.ctx, c.account, &in)
-		return ok(viewLoggingConfigurationOrNil(lc), err)
-	},
-	"GetLoggingConfiguration": func(s *service.Service, c *call) (int, any, error) {
-		var in identifierInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		lc, err := s.GetLoggingConfiguration(c.account, in.Identifier)
-		return ok(viewLoggingConfigurationOrNil(lc), err)
-	},
-	"UpdateLoggingConfiguration": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.UpdateLoggingConfigurationInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		lc, err := s.UpdateLoggingConfiguration(c.ctx, c.account, &in)
-		return ok(viewLoggingConfigurationOrNil(lc), err)
-	},
-	"DeleteLoggingConfiguration": func(s *service.Service, c *call) (int, any, error) {
-		var in identifierInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusNoContent, nil, s.DeleteLoggingConfiguration(c.ctx, c.account, in.Identifier)
-	},
-	"ListLoggingConfigurations": func(s *service.Service, c *call) (int, any, error) {
-		var in struct {
-			NextToken  *string `json:"nextToken"`
-			MaxResults *int    `json:"maxResults"`
-		}
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		list, next, err := s.ListLoggingConfigurations(c.account, in.MaxResults, in.NextToken)
-		if err != nil {
-			return 0, nil, err
-		}
-		out := &listLoggingConfigurationsView{LoggingConfigurations: make([]*loggingConfigurationView, len(list)), NextToken: next}
-		for i, lc := range list {
-			out.LoggingConfigurations[i] = viewLoggingConfiguration(lc)
-		}
-		return http.StatusOK, out, nil
-	},
-	"SendEvent": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.SendEventInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		id, err := s.SendEvent(c.account, &in)
-		return ok(&idView{ID: id}, err)
-	},
-	"DeleteMessage": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.DeleteMessageInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		id, err := s.DeleteMessage(c.account, &in)
-		return ok(&idView{ID: id}, err)
-	},
-	"DisconnectUser": func(s *service.Service, c *call) (int, any, error) {
-		var in chat.DisconnectUserInput
-		if err := decode(c.body, &in); err != nil {
-			return 0, nil, err
-		}
-		return ok(&empty{}, s.DisconnectUser(c.account, &in))
-	},
+	"CreateChatToken":            handle(body[chat.CreateChatTokenInput], (*svc).CreateChatToken, viewChatToken),
+	"CreateRoom":                 handle(body[chat.CreateRoomInput], (*svc).CreateRoom, viewRoom),
+	"GetRoom":                    handle(body[chat.IdentifierInput], (*svc).GetRoom, viewRoom),
+	"UpdateRoom":                 handle(body[chat.UpdateRoomInput], (*svc).UpdateRoom, viewRoom),
+	"DeleteRoom":                 handle(body[chat.IdentifierInput], done((*svc).DeleteRoom), noContent),
+	"ListRooms":                  handle(body[service.ListRoomsInput], (*svc).ListRooms, viewRoomPage),
+	"CreateLoggingConfiguration": handle(body[chat.CreateLoggingConfigurationInput], (*svc).CreateLoggingConfiguration, viewLoggingConfiguration),
+	"GetLoggingConfiguration":    handle(body[chat.IdentifierInput], (*svc).GetLoggingConfiguration, viewLoggingConfiguration),
+	"UpdateLoggingConfiguration": handle(body[chat.UpdateLoggingConfigurationInput], (*svc).UpdateLoggingConfiguration, viewLoggingConfiguration),
+	"DeleteLoggingConfiguration": handle(body[chat.IdentifierInput], done((*svc).DeleteLoggingConfiguration), noContent),
+	"ListLoggingConfigurations":  handle(body[service.ListLoggingConfigurationsInput], (*svc).ListLoggingConfigurations, viewLoggingConfigurationPage),
+	"SendEvent":                  handle(body[chat.SendEventInput], (*svc).SendEvent, viewID),
+	"DeleteMessage":              handle(body[chat.DeleteMessageInput], (*svc).DeleteMessage, viewID),
+	"DisconnectUser":             handle(body[chat.DisconnectUserInput], done((*svc).DisconnectUser), emptyObject),
 }
 
 // Tag operations, routed on /tags/{resourceArn} by method.
@@ -161,45 +49,62 @@ var tagOperations = map[string]struct {
 	name string
 	op   operation
 }{
-	http.MethodGet: {"ListTagsForResource", func(s *service.Service, c *call) (int, any, error) {
-		tags, err := s.ListTagsForResource(c.account, c.resourceARN)
-		return ok(&tagsView{Tags: tags}, err)
-	}},
-	http.MethodPost: {"TagResource", func(s *service.Service, c *call) (int, any, error) {
-		var in chat.TagResourceInput
-		if err := decode(c.body, &in); err != nil {
+	http.MethodGet:    {"ListTagsForResource", handle(resourceRequest, (*svc).ListTagsForResource, viewTags)},
+	http.MethodPost:   {"TagResource", handle(tagResourceRequest, done((*svc).TagResource), emptyObject)},
+	http.MethodDelete: {"UntagResource", handle(untagResourceRequest, done((*svc).UntagResource), emptyObject)},
+}
+
+// handle is the one adapter from a service method to an operation: read the request, call
+// the method, view its result (with 200, or 204 for noBody).
+func handle[In, Out, View any](read func(*call) (*In, error), method func(*svc, context.Context, string, *In) (Out, error), view func(Out) View) operation {
+	return func(s *service.Service, c *call) (int, any, error) {
+		in, err := read(c)
+		if err != nil {
 			return 0, nil, err
 		}
-		return ok(&empty{}, s.TagResource(c.ctx, c.account, c.resourceARN, &in))
-	}},
-	http.MethodDelete: {"UntagResource", func(s *service.Service, c *call) (int, any, error) {
-		// The SDKs send no tagKeys parameter for an empty list, which the model allows (0–50
-		// keys): an absent tagKeys is that empty list, not a missing member.
-		return ok(&empty{}, s.UntagResource(c.ctx, c.account, c.resourceARN, c.tagKeys, true))
-	}},
+		out, err := method(s, c.ctx, c.account, in)
+		if err != nil {
+			return 0, nil, err
+		}
+		v := view(out)
+		if _, none := any(v).(noBody); none {
+			return http.StatusNoContent, nil, nil
+		}
+		return http.StatusOK, v, nil
+	}
 }
 
-type identifierInput struct {
-	Identifier string `json:"identifier"`
+// done makes a service method without a result fit handle.
+func done[In any](method func(*svc, context.Context, string, *In) error) func(*svc, context.Context, string, *In) (struct{}, error) {
+	return func(s *svc, ctx context.Context, account string, in *In) (struct{}, error) {
+		return struct{}{}, method(s, ctx, account, in)
+	}
 }
 
-func ok(v any, err error) (int, any, error) {
+// body reads a request from the JSON body.
+func body[In any](c *call) (*In, error) {
+	var in In
+	if err := decode(c.body, &in); err != nil {
+		return nil, err
+	}
+	return &in, nil
+}
+
+// The tag routes' requests take the ARN from the path, and UntagResource its keys from the
+// query string.
+func resourceRequest(c *call) (*chat.ResourceInput, error) {
+	return &chat.ResourceInput{ResourceARN: c.resourceARN}, nil
+}
+
+func tagResourceRequest(c *call) (*chat.TagResourceInput, error) {
+	in, err := body[chat.TagResourceInput](c)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusOK, v, nil
+	in.ResourceARN = c.resourceARN
+	return in, nil
 }
 
-func viewRoomOrNil(r *chat.Room) any {
-	if r == nil {
-		return nil
-	}
-	return viewRoom(r)
-}
-
-func viewLoggingConfigurationOrNil(c *chat.LoggingConfiguration) any {
-	if c == nil {
-		return nil
-	}
-	return viewLoggingConfiguration(c)
+func untagResourceRequest(c *call) (*chat.UntagResourceInput, error) {
+	return &chat.UntagResourceInput{ResourceARN: c.resourceARN, TagKeys: c.tagKeys}, nil
 }

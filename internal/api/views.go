@@ -4,12 +4,13 @@ import (
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
+	"github.com/ivschatd/ivschatd/internal/service"
 )
 
 // The JSON the API returns, member for member as the model names them.
 
 // timestamp formats a time as the wire carries it: RFC 3339, UTC, milliseconds.
-func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func timestamp(t time.Time) string { return t.UTC().Format(chat.TimeLayout) }
 
 type roomView struct {
 	Arn                             string                     `json:"arn"`
@@ -90,3 +91,35 @@ type tagsView struct {
 }
 
 type empty struct{}
+
+// noBody is the view of an operation that answers 204 without a body.
+type noBody struct{}
+
+func noContent(struct{}) noBody { return noBody{} }
+
+func emptyObject(struct{}) *empty { return &empty{} }
+
+func viewChatToken(t *service.IssuedToken) *chatTokenView {
+	return &chatTokenView{Token: t.Token, TokenExpirationTime: timestamp(t.Grant.TokenExpirationTime),
+		SessionExpirationTime: timestamp(t.Grant.SessionExpirationTime)}
+}
+
+func viewRoomPage(p *service.Page[chat.Room]) *listRoomsView {
+	out := &listRoomsView{Rooms: make([]*roomView, len(p.Items)), NextToken: p.NextToken}
+	for i, r := range p.Items {
+		out.Rooms[i] = viewRoomSummary(r)
+	}
+	return out
+}
+
+func viewLoggingConfigurationPage(p *service.Page[chat.LoggingConfiguration]) *listLoggingConfigurationsView {
+	out := &listLoggingConfigurationsView{LoggingConfigurations: make([]*loggingConfigurationView, len(p.Items)), NextToken: p.NextToken}
+	for i, c := range p.Items {
+		out.LoggingConfigurations[i] = viewLoggingConfiguration(c)
+	}
+	return out
+}
+
+func viewID(id string) *idView { return &idView{ID: id} }
+
+func viewTags(tags map[string]string) *tagsView { return &tagsView{Tags: tags} }

@@ -15,9 +15,6 @@ import (
 // LogRecordVersion is the version member of every chat-log record.
 const LogRecordVersion = "1.0"
 
-// logTimeLayout is event_timestamp's format: UTC with millisecond precision.
-const logTimeLayout = "2006-01-02T15:04:05.000Z"
-
 // logRecordPrefix starts every record, so that its time sits at a fixed offset.
 const logRecordPrefix = `{"event_timestamp":"`
 
@@ -25,9 +22,9 @@ const logRecordPrefix = `{"event_timestamp":"`
 // a chat-log record: {"event_timestamp","type","version","payload"}. The type is the payload's.
 func NewLogRecord(payload []byte, at time.Time) []byte {
 	typ := payloadType(payload)
-	b := make([]byte, 0, len(logRecordPrefix)+len(logTimeLayout)+len(typ)+len(payload)+48)
+	b := make([]byte, 0, len(logRecordPrefix)+len(TimeLayout)+len(typ)+len(payload)+48)
 	b = append(b, logRecordPrefix...)
-	b = at.UTC().AppendFormat(b, logTimeLayout)
+	b = at.UTC().AppendFormat(b, TimeLayout)
 	b = append(b, `","type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","version":"`+LogRecordVersion+`","payload":`...)
@@ -53,11 +50,11 @@ func payloadType(payload []byte) string {
 // LogRecordTime is the event_timestamp of a record made by NewLogRecord; ok is false for
 // anything else.
 func LogRecordTime(record []byte) (time.Time, bool) {
-	end := len(logRecordPrefix) + len(logTimeLayout)
+	end := len(logRecordPrefix) + len(TimeLayout)
 	if len(record) < end || !bytes.HasPrefix(record, []byte(logRecordPrefix)) {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(logTimeLayout, string(record[len(logRecordPrefix):end]))
+	t, err := time.Parse(TimeLayout, string(record[len(logRecordPrefix):end]))
 	return t, err == nil
 }
 

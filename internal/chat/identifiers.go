@@ -1,5 +1,7 @@
 package chat
 
+import "fmt"
+
 // RoomIdentifier checks a request member that must name a room by ARN.
 func RoomIdentifier(name, s string) (ARN, error) {
 	var v validator
@@ -27,9 +29,28 @@ func ResourceIdentifier(name, s string) (ARN, error) {
 	return a, v.err()
 }
 
-// TagResourceInput is the TagResource request body.
+// IdentifierInput is the request of the operations that name one resource by ARN: GetRoom,
+// DeleteRoom, GetLoggingConfiguration and DeleteLoggingConfiguration.
+type IdentifierInput struct {
+	Identifier string `json:"identifier"`
+}
+
+// ResourceInput is the ListTagsForResource request; the ARN comes from the path.
+type ResourceInput struct {
+	ResourceARN string `json:"-"`
+}
+
+// TagResourceInput is the TagResource request: the ARN from the path, the tags from the body.
 type TagResourceInput struct {
-	Tags map[string]string `json:"tags"`
+	ResourceARN string            `json:"-"`
+	Tags        map[string]string `json:"tags"`
+}
+
+// UntagResourceInput is the UntagResource request: the ARN from the path, the keys from the
+// query string.
+type UntagResourceInput struct {
+	ResourceARN string   `json:"-"`
+	TagKeys     []string `json:"-"`
 }
 
 // Validate checks the tags to add.
@@ -65,7 +86,7 @@ func MergeTags(existing, add map[string]string) (map[string]string, error) {
 		out[k] = v
 	}
 	if len(out) > MaxTags {
-		return nil, Invalid(FieldError{Name: "tags", Message: "a resource can have at most 50 tags"})
+		return nil, Invalid(FieldError{Name: "tags", Message: fmt.Sprintf("a resource can have at most %d tags", MaxTags)})
 	}
 	return out, nil
 }

@@ -77,6 +77,20 @@ func (a ARN) IsRoom() bool { return a.Resource == arnRoom }
 // IsLoggingConfiguration reports whether the ARN names a logging configuration.
 func (a ARN) IsLoggingConfiguration() bool { return a.Resource == arnLoggingConfiguration }
 
+// ResourceType is the API's name of the kind of resource the ARN names, as errors carry it.
+func (a ARN) ResourceType() string { return resourceTypeOf(a.Resource) }
+
+// NotFound is the error for the ARN's resource not existing (or belonging to another account).
+func (a ARN) NotFound() *Error { return NotFound(a.ResourceType(), a.ID) }
+
+// resourceTypeOf maps an ARN's resource part to the API's resource type.
+func resourceTypeOf(arnResource string) string {
+	if arnResource == arnRoom {
+		return ResourceRoom
+	}
+	return ResourceLoggingConfiguration
+}
+
 // RoomARN is the ARN of room id in the account and region.
 func RoomARN(region, account, id string) ARN {
 	return ARN{Region: region, Account: account, Resource: arnRoom, ID: id}

@@ -54,6 +54,10 @@ type ErrorPayload struct {
 	ErrorMessage string `json:"ErrorMessage"`
 }
 
+// TimeLayout is how the control plane writes a time, and chat-log records too: UTC with
+// millisecond precision. Messaging payloads use SendTime instead.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
 // SendTime formats a delivery time as the service does: UTC, RFC 3339 with nanoseconds.
 func SendTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
@@ -123,7 +127,7 @@ func (in *SendEventInput) Validate() (ARN, error) {
 	if v.required("eventName", in.EventName != nil) {
 		v.length("eventName", *in.EventName, 1, 100)
 	}
-	v.attributeMap("attributes", in.Attributes, MaxAttributesBytes)
+	v.attributeMap("attributes", in.Attributes)
 	return room, v.err()
 }
 
@@ -159,7 +163,7 @@ func (in *DisconnectUserInput) Validate() (ARN, error) {
 	var v validator
 	room, _ := v.arnOf("roomIdentifier", in.RoomIdentifier, arnRoom)
 	if v.required("userId", in.UserID != nil) {
-		v.length("userId", *in.UserID, 1, 128)
+		v.length("userId", *in.UserID, 1, MaxUserIDLength)
 	}
 	if in.Reason != nil {
 		v.length("reason", *in.Reason, 1, MaxReasonLength)

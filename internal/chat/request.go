@@ -17,17 +17,15 @@ const (
 
 // ERROR frame codes of the messaging API.
 const (
-	CodeBadRequest       = 400
-	CodeUnauthorized     = 401
-	CodeForbidden        = 403
-	CodeNotFound         = 404
-	CodeRejected         = 406
-	CodeTooLarge         = 413
-	CodeTooManyRequests  = 429
-	CodeInternalFailure  = 500
-	maxRequestIDLength   = 256
-	maxUserIDLength      = 128
-	MaxMessageAttributes = 1024
+	CodeBadRequest      = 400
+	CodeUnauthorized    = 401
+	CodeForbidden       = 403
+	CodeNotFound        = 404
+	CodeRejected        = 406
+	CodeTooLarge        = 413
+	CodeTooManyRequests = 429
+	CodeInternalFailure = 500
+	maxRequestIDLength  = 256
 )
 
 // Request is one action a client publishes on its connection.
@@ -124,16 +122,7 @@ func (r *Request) Check(t *Token, room *Room) *RequestError {
 		if r.Content == nil {
 			return reqErr(CodeBadRequest, "Content is required")
 		}
-		n := utf8.RuneCountInString(*r.Content)
-		if n == 0 {
-			return reqErr(CodeBadRequest, "Content must not be empty")
-		}
-		if n > room.MaximumMessageLength {
-			return reqErr(CodeBadRequest, "Content is %d characters; the room allows at most %d", n, room.MaximumMessageLength)
-		}
-		if size := attributesSize(r.Attributes); size > MaxMessageAttributes {
-			return reqErr(CodeTooLarge, "Attributes are %d bytes; the limit is %d", size, MaxMessageAttributes)
-		}
+		return checkMessage(room, *r.Content, r.Attributes)
 	case ActionDeleteMessage:
 		if r.ID == nil || *r.ID == "" {
 			return reqErr(CodeBadRequest, "Id of the message to delete is required")
@@ -145,13 +134,30 @@ func (r *Request) Check(t *Token, room *Room) *RequestError {
 		if r.UserID == nil || *r.UserID == "" {
 			return reqErr(CodeBadRequest, "UserId of the user to disconnect is required")
 		}
-		if utf8.RuneCountInString(*r.UserID) > maxUserIDLength {
-			return reqErr(CodeTooLarge, "UserId is longer than %d characters", maxUserIDLength)
+		if utf8.RuneCountInString(*r.UserID) > MaxUserIDLength {
+			return reqErr(CodeTooLarge, "UserId is longer than %d characters", MaxUserIDLength)
 		}
 	}
 	return nil
 }
 
+// checkMessage applies the room's limits to a message's content and attributes: what a
+// client sends, and what a review handler returns in its place.
+func checkMessage(room *Room, content string, attributes map[string]string) *RequestError {
+	n := utf8.RuneCountInString(content)
+	if n == 0 {
+		return reqErr(CodeBadRequest, "Content must not be empty")
+	}
+	if n > room.MaximumMessageLength {
+		return reqErr(CodeBadRequest, "Content is %d characters; the room allows at most %d", n, room.MaximumMessageLength)
+	}
+	if size := attributesSize(attributes); size > MaxAttributesBytes {
+		return reqErr(CodeTooLarge, "Attributes are %d bytes; the limit is %d", size, MaxAttributesBytes)
+	}
+	return nil
+}
+
+// attributesSize is what counts toward MaxAttributesBytes: keys plus values, in bytes.
 func attributesSize(m map[string]string) int {
 	n := 0
 	for k, v := range m {

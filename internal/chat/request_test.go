@@ -134,7 +134,7 @@ func FuzzParseRequest(f *testing.F) {
 		if cerr := r.Check(tok, rm); cerr == nil {
 			switch r.Action {
 			case ActionSendMessage:
-				if r.Content == nil || *r.Content == "" || attributesSize(r.Attributes) > MaxMessageAttributes {
+				if r.Content == nil || *r.Content == "" || attributesSize(r.Attributes) > MaxAttributesBytes {
 					t.Fatalf("accepted message %+v", r)
 				}
 			case ActionDeleteMessage:

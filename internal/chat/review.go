@@ -76,8 +76,7 @@ func JudgeReview(room *Room, content string, attributes map[string]string, answe
 		if r.Content == nil {
 			return Fallback(room, content, attributes)
 		}
-		n := utf8.RuneCountInString(*r.Content)
-		if n == 0 || n > room.MaximumMessageLength || attributesSize(r.Attributes) > MaxMessageAttributes {
+		if checkMessage(room, *r.Content, r.Attributes) != nil {
 			return Fallback(room, content, attributes)
 		}
 		v := ReviewVerdict{Allowed: true, Content: *r.Content, Attributes: attributes}

@@ -23,8 +23,11 @@ const (
 	DefaultSessionDurationMinutes = 60
 	MinSessionDurationMinutes     = 1
 	MaxSessionDurationMinutes     = 180
-	// MaxAttributesBytes bounds token attributes and event attributes (keys plus values, UTF-8).
+	// MaxAttributesBytes bounds every attribute map: of tokens, events and messages (keys
+	// plus values, bytes of UTF-8).
 	MaxAttributesBytes = 1024
+	// MaxUserIDLength bounds a user id, in characters.
+	MaxUserIDLength = 128
 	// DefaultTokenLifetime is how long an issued token may be used to connect.
 	DefaultTokenLifetime = 60 * time.Minute
 )
@@ -43,7 +46,7 @@ func (in *CreateChatTokenInput) Validate() (ARN, error) {
 	var v validator
 	room, _ := v.arnOf("roomIdentifier", in.RoomIdentifier, arnRoom)
 	if v.required("userId", in.UserID != nil) {
-		v.length("userId", *in.UserID, 1, 128)
+		v.length("userId", *in.UserID, 1, MaxUserIDLength)
 	}
 	for _, c := range in.Capabilities {
 		switch c {
@@ -53,7 +56,7 @@ func (in *CreateChatTokenInput) Validate() (ARN, error) {
 		}
 	}
 	v.intRange("sessionDurationInMinutes", in.SessionDurationInMinutes, MinSessionDurationMinutes, MaxSessionDurationMinutes)
-	v.attributeMap("attributes", in.Attributes, MaxAttributesBytes)
+	v.attributeMap("attributes", in.Attributes)
 	return room, v.err()
 }
 

@@ -93,17 +93,10 @@ func (v *validator) arnOf(name, s, resource string) (ARN, bool) {
 	}
 	a, ok := ParseARN(s)
 	if !ok || a.Resource != resource {
-		v.fail(name, "must be a %s ARN (arn:aws:ivschat:<region>:<account>:%s/<id>)", resourceTypeLabel(resourceOfARNKind(resource)), resource)
+		v.fail(name, "must be a %s ARN (arn:aws:ivschat:<region>:<account>:%s/<id>)", resourceTypeLabel(resourceTypeOf(resource)), resource)
 		return ARN{}, false
 	}
 	return a, true
-}
-
-func resourceOfARNKind(kind string) string {
-	if kind == arnRoom {
-		return ResourceRoom
-	}
-	return ResourceLoggingConfiguration
 }
 
 // Tag limits from the model.
@@ -134,18 +127,16 @@ func (v *validator) tagKeyNotReserved(name, key string) {
 	}
 }
 
-// attributeMap checks a string map whose keys and values together may hold at most max
-// bytes of UTF-8 (token attributes, event attributes).
-func (v *validator) attributeMap(name string, m map[string]string, max int) {
-	total := 0
+// attributeMap checks a string map of valid UTF-8 within MaxAttributesBytes (token
+// attributes, event attributes).
+func (v *validator) attributeMap(name string, m map[string]string) {
 	for k, val := range m {
 		if !utf8.ValidString(k) || !utf8.ValidString(val) {
 			v.fail(name, "keys and values must be valid UTF-8")
 			return
 		}
-		total += len(k) + len(val)
 	}
-	if total > max {
-		v.fail(name, "keys and values together must be at most %d bytes, got %d", max, total)
+	if total := attributesSize(m); total > MaxAttributesBytes {
+		v.fail(name, "keys and values together must be at most %d bytes, got %d", MaxAttributesBytes, total)
 	}
 }

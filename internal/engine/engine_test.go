@@ -108,7 +108,7 @@ func TestTable(t *testing.T) {
 		if err := rooms.Create(ctx, acct, "AAAAAAAAAAA1", room("AAAAAAAAAAA1", "one")); err != nil {
 			t.Fatal(err)
 		}
-		r, ok := rooms.Get(acct, "AAAAAAAAAAA1")
+		r, ok := rooms.Get(context.Background(), acct, "AAAAAAAAAAA1")
 		if !ok || r.Name != "one" {
 			t.Fatalf("Get = %+v, %v", r, ok)
 		}
@@ -118,7 +118,7 @@ func TestTable(t *testing.T) {
 		if !errors.Is(err, ErrExists) {
 			t.Fatalf("err = %v, want ErrExists", err)
 		}
-		if r, _ := rooms.Get(acct, "AAAAAAAAAAA1"); r.Name != "one" {
+		if r, _ := rooms.Get(context.Background(), acct, "AAAAAAAAAAA1"); r.Name != "one" {
 			t.Fatalf("name = %q", r.Name)
 		}
 	})
@@ -147,10 +147,10 @@ func TestTable(t *testing.T) {
 		if err != nil || got.Name != "renamed" {
 			t.Fatalf("Update = %+v, %v", got, err)
 		}
-		if r, _ := rooms.Get(acct, "AAAAAAAAAAA1"); r.Name != "renamed" {
+		if r, _ := rooms.Get(context.Background(), acct, "AAAAAAAAAAA1"); r.Name != "renamed" {
 			t.Fatalf("Get after Update: name %q", r.Name)
 		}
-		if r, _ := rooms.Get(other, "AAAAAAAAAAA1"); r.Name != "theirs" {
+		if r, _ := rooms.Get(context.Background(), other, "AAAAAAAAAAA1"); r.Name != "theirs" {
 			t.Fatalf("update leaked into another account: %q", r.Name)
 		}
 	})
@@ -163,7 +163,7 @@ func TestTable(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
-		if r, _ := rooms.Get(acct, "AAAAAAAAAAA1"); r.Name != "renamed" {
+		if r, _ := rooms.Get(context.Background(), acct, "AAAAAAAAAAA1"); r.Name != "renamed" {
 			t.Fatalf("name = %q after an aborted update", r.Name)
 		}
 	})
@@ -177,7 +177,7 @@ func TestTable(t *testing.T) {
 		if err := rooms.Delete(ctx, acct, "AAAAAAAAAAA2"); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := rooms.Get(acct, "AAAAAAAAAAA2"); ok {
+		if _, ok := rooms.Get(context.Background(), acct, "AAAAAAAAAAA2"); ok {
 			t.Fatal("deleted room still in the index")
 		}
 		if rooms.Count(acct) != 1 {
@@ -194,12 +194,12 @@ func TestTable(t *testing.T) {
 		if err := rooms.Create(ctx, acct, "AAAAAAAAAAA2", room("AAAAAAAAAAA2", "again")); err != nil {
 			t.Fatal(err)
 		}
-		if r, ok := rooms.Get(acct, "AAAAAAAAAAA2"); !ok || r.Name != "again" {
+		if r, ok := rooms.Get(context.Background(), acct, "AAAAAAAAAAA2"); !ok || r.Name != "again" {
 			t.Fatalf("Get = %+v, %v", r, ok)
 		}
 		// The watch delivering the older delete must not undo it.
 		time.Sleep(50 * time.Millisecond)
-		if _, ok := rooms.Get(acct, "AAAAAAAAAAA2"); !ok {
+		if _, ok := rooms.Get(context.Background(), acct, "AAAAAAAAAAA2"); !ok {
 			t.Fatal("re-created room vanished")
 		}
 	})
@@ -209,7 +209,7 @@ func TestTable(t *testing.T) {
 		if err := e.LoggingConfigurations.Create(ctx, acct, c.ID, c); err != nil {
 			t.Fatal(err)
 		}
-		got, ok := e.LoggingConfigurations.Get(acct, c.ID)
+		got, ok := e.LoggingConfigurations.Get(context.Background(), acct, c.ID)
 		if !ok || got.Destination.S3 == nil || got.Destination.S3.BucketName != "b-1" {
 			t.Fatalf("Get = %+v, %v", got, ok)
 		}
@@ -248,7 +248,7 @@ func TestTableConcurrentUpdates(t *testing.T) {
 			t.Fatalf("concurrent update: %v", err)
 		}
 	}
-	if got, _ := e.Rooms.Get(acct, r.ID); got.MaximumMessageRatePerSecond != n {
+	if got, _ := e.Rooms.Get(context.Background(), acct, r.ID); got.MaximumMessageRatePerSecond != n {
 		t.Fatalf("counter = %d after %d increments", got.MaximumMessageRatePerSecond, n)
 	}
 	// And in the bucket itself, not only in the index.
@@ -281,10 +281,10 @@ func TestStateSurvivesRestart(t *testing.T) {
 	e.Close()
 
 	e2 := openEngine(t, dir)
-	if r, ok := e2.Rooms.Get(acct, "PPPPPPPPPPPP"); !ok || r.Name != "kept" {
+	if r, ok := e2.Rooms.Get(context.Background(), acct, "PPPPPPPPPPPP"); !ok || r.Name != "kept" {
 		t.Fatalf("after restart: Get = %+v, %v", r, ok)
 	}
-	if _, ok := e2.Rooms.Get(acct, "DDDDDDDDDDDD"); ok || e2.Rooms.Count(acct) != 1 {
+	if _, ok := e2.Rooms.Get(context.Background(), acct, "DDDDDDDDDDDD"); ok || e2.Rooms.Count(acct) != 1 {
 		t.Fatalf("a deleted room came back after restart (count %d)", e2.Rooms.Count(acct))
 	}
 	if _, err := e2.Keyring().OpenToken(token); err != nil {
@@ -431,15 +431,18 @@ func TestSharedEngineState(t *testing.T) {
 		if err := a.Rooms.Create(ctx, acct, "SSSSSSSSSSSS", room("SSSSSSSSSSSS", "shared")); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the room on the other node", func() bool { _, ok := b.Rooms.Get(acct, "SSSSSSSSSSSS"); return ok })
+		eventually(t, "the room on the other node", func() bool { _, ok := b.Rooms.Get(context.Background(), acct, "SSSSSSSSSSSS"); return ok })
 		if _, err := b.Rooms.Update(ctx, acct, "SSSSSSSSSSSS", func(r *chat.Room) (*chat.Room, error) { r.Name = "changed"; return r, nil }); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the update on the first node", func() bool { r, _ := a.Rooms.Get(acct, "SSSSSSSSSSSS"); return r.Name == "changed" })
+		eventually(t, "the update on the first node", func() bool {
+			r, _ := a.Rooms.Get(context.Background(), acct, "SSSSSSSSSSSS")
+			return r.Name == "changed"
+		})
 		if err := a.Rooms.Delete(ctx, acct, "SSSSSSSSSSSS"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the delete on the other node", func() bool { _, ok := b.Rooms.Get(acct, "SSSSSSSSSSSS"); return !ok })
+		eventually(t, "the delete on the other node", func() bool { _, ok := b.Rooms.Get(context.Background(), acct, "SSSSSSSSSSSS"); return !ok })
 	})
 	t.Run("after Sync, the other node's index holds every acknowledged write", func(t *testing.T) {
 		for i := range 20 {

@@ -91,11 +91,11 @@ func TestFullDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, id := range acknowledged {
-			if _, ok := e.Rooms.Get(acct, id); !ok {
+			if _, ok := e.Rooms.Get(context.Background(), acct, id); !ok {
 				t.Errorf("room %s, acknowledged, is gone", id)
 			}
 		}
-		if r, _ := e.Rooms.Get(acct, acknowledged[0]); r == nil || r.Name != "updated" {
+		if r, _ := e.Rooms.Get(context.Background(), acct, acknowledged[0]); r == nil || r.Name != "updated" {
 			t.Errorf("room updated after recovery: %+v", r)
 		}
 	})

@@ -116,7 +116,7 @@ func TestDamagedStore(t *testing.T) {
 			defer e.Close()
 			found := 0
 			for _, id := range ids {
-				if _, ok := e.Rooms.Get(acct, id); ok {
+				if _, ok := e.Rooms.Get(context.Background(), acct, id); ok {
 					found++
 				}
 			}

@@ -244,11 +244,11 @@ func (t *Table[T]) set(account, id string, v *T, rev uint64) bool {
 // is found before the watch brings it: first a read of the key, which any replica may answer;
 // if that finds nothing (the replica may lag), the index is synced with the leader and
 // looked up again.
-func (t *Table[T]) Get(account, id string) (*T, bool) {
+func (t *Table[T]) Get(ctx context.Context, account, id string) (*T, bool) {
 	if v, ok := t.lookup(account, id); ok {
 		return v, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
 	defer cancel()
 	if entry, err := t.kv.Get(ctx, key(account, id)); err == nil {
 		v := new(T)

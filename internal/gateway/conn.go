@@ -37,6 +37,8 @@ type conn struct {
 	closeQueued    bool   // a close frame is queued: nothing more is sent
 	dead           bool   // torn down
 	why            string // why the connection ends, for the log; the first reason given stays
+	// endRequest cancels the context of the request being handled, if any.
+	endRequest context.CancelFunc
 
 	once      sync.Once
 	isClosing atomic.Bool // a close frame is queued or sent
@@ -123,6 +125,9 @@ func (c *conn) teardown() {
 		c.mu.Lock()
 		c.dead = true
 		c.pending, c.spare = nil, nil
+		if c.endRequest != nil {
+			c.endRequest()
+		}
 		if c.expiry != nil {
 			c.expiry.Stop()
 		}
@@ -143,6 +148,26 @@ func (c *conn) teardown() {
 		}
 		c.gw.wg.Done()
 	})
+}
+
+// requestContext is the context of one request's work (its review, its chat-log record):
+// canceled when the request is done or the connection is torn down. It is made per request
+// rather than per connection, so an idle member holds none.
+func (c *conn) requestContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.mu.Lock()
+	if c.dead {
+		cancel()
+	} else {
+		c.endRequest = cancel
+	}
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		c.endRequest = nil
+		c.mu.Unlock()
+		cancel()
+	}
 }
 
 // attach gives the connection its socket once the handshake is done; false if the

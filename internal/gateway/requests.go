@@ -37,20 +37,22 @@ func (c *conn) handle(data []byte) {
 		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
 		return
 	}
+	ctx, end := c.requestContext()
+	defer end()
 	switch req.Action {
 	case chat.ActionSendMessage:
-		c.gw.metrics.Message(c.sendMessage(req, room, now))
+		c.gw.metrics.Message(c.sendMessage(ctx, req, room, now))
 	case chat.ActionDeleteMessage:
 		id := chat.NewID()
 		event := chat.NewDeleteMessageEvent(id, req.RequestID, *req.ID, chat.Deref(req.Reason), now)
-		if err := c.gw.service.Deliver(room, chat.Encode(event)); err != nil {
+		if err := c.gw.service.Deliver(ctx, room, chat.Encode(event)); err != nil {
 			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the event could not be delivered; retry")
 			return
 		}
 		c.gw.metrics.Event(metrics.EventDeleteMessage)
 	case chat.ActionDisconnectUser:
 		id := chat.NewID()
-		if err := c.gw.service.Disconnect(room, id, req.RequestID, *req.UserID, chat.Deref(req.Reason)); err != nil {
+		if err := c.gw.service.Disconnect(ctx, room, id, req.RequestID, *req.UserID, chat.Deref(req.Reason)); err != nil {
 			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the user could not be disconnected; retry")
 			return
 		}
@@ -61,12 +63,12 @@ func (c *conn) handle(data []byte) {
 // review asks the room's handler about a message. The sender waits for its own review; other
 // senders and deliveries do not. A handler the room's account may no longer name is not
 // invoked: the room's fallback result decides, as for a handler that cannot be reached.
-func (c *conn) review(id string, room *chat.Room, content string, attributes map[string]string) chat.ReviewVerdict {
+func (c *conn) review(ctx context.Context, id string, room *chat.Room, content string, attributes map[string]string) chat.ReviewVerdict {
 	if err := c.gw.service.CheckReviewHandler(room); err != nil {
 		c.gw.log.Warn("review handler not invoked", "room", room.ARN().String(), "reason", err.Error())
 		return chat.Fallback(room, content, attributes)
 	}
-	return c.gw.reviewer.Review(context.Background(), room, chat.NewReviewRequest(id, room, content, attributes, c.token, c.ip))
+	return c.gw.reviewer.Review(ctx, room, chat.NewReviewRequest(id, room, content, attributes, c.token, c.ip))
 }
 
 // countSend counts a SEND_MESSAGE request refused before it reached the room.
@@ -78,11 +80,11 @@ func (c *conn) countSend(isSend bool, o metrics.MessageOutcome) {
 
 // sendMessage admits a message under the room's rate and delivers it to the room; it says
 // what became of the message.
-func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) metrics.MessageOutcome {
+func (c *conn) sendMessage(ctx context.Context, req *chat.Request, room *chat.Room, now time.Time) metrics.MessageOutcome {
 	id := chat.NewID()
 	// Slow mode comes first: a user over it must not use up the room's rate.
 	if slow := c.hub.state.Load().settings.UserRate; slow != nil {
-		admitted, refusal, err := c.gw.service.AdmitUserMessage(context.Background(), room, *slow, c.token.UserID, now)
+		admitted, refusal, err := c.gw.service.AdmitUserMessage(ctx, room, *slow, c.token.UserID, now)
 		if err != nil {
 			c.gw.log.Error("admitting a message under slow mode", "error", err)
 			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the room's slow mode could not be checked; retry")
@@ -93,7 +95,7 @@ func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) me
 			return metrics.MessageRateLimited
 		}
 	}
-	admitted, err := c.gw.service.AdmitMessage(context.Background(), room, now)
+	admitted, err := c.gw.service.AdmitMessage(ctx, room, now)
 	if err != nil {
 		c.gw.log.Error("admitting a message", "error", err)
 		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the room's message rate could not be checked; retry")
@@ -105,7 +107,12 @@ func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) me
 	}
 	content, attributes := *req.Content, req.Attributes
 	if room.HasReviewHandler() {
-		v := c.review(id, room, content, attributes)
+		v := c.review(ctx, id, room, content, attributes)
+		if ctx.Err() != nil {
+			// The sender is gone: its review was cut short, and a verdict forced by that must
+			// not deliver the message unreviewed.
+			return metrics.MessageFailed
+		}
 		if !v.Allowed {
 			c.sendError(id, req.RequestID, chat.CodeRejected, v.DenialMessage())
 			if v.Fallback {
@@ -116,7 +123,7 @@ func (c *conn) sendMessage(req *chat.Request, room *chat.Room, now time.Time) me
 		content, attributes = v.Content, v.Attributes
 	}
 	msg := chat.NewMessage(id, req.RequestID, content, attributes, c.token, now)
-	if err := c.gw.service.Deliver(room, chat.Encode(msg)); err != nil {
+	if err := c.gw.service.Deliver(ctx, room, chat.Encode(msg)); err != nil {
 		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the message could not be delivered; retry")
 		return metrics.MessageFailed
 	}

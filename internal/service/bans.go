@@ -17,7 +17,7 @@ func (s *Service) BanUser(ctx context.Context, account string, in *chat.BanUserI
 	if err != nil {
 		return nil, err
 	}
-	room, err := s.room(account, a)
+	room, err := s.room(ctx, account, a)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func (s *Service) BanUser(ctx context.Context, account string, in *chat.BanUserI
 	if err := s.engine.Bans.Put(ctx, account, chat.RoomUserKey(a.ID, b.UserID), b, ttl); err != nil {
 		return nil, err
 	}
-	return b, s.Disconnect(room, chat.NewID(), "", b.UserID, b.Reason)
+	return b, s.Disconnect(ctx, room, chat.NewID(), "", b.UserID, b.Reason)
 }
 
 // UnbanUser ends a user's ban from a room; a user who is not banned stays so.
@@ -38,7 +38,7 @@ func (s *Service) UnbanUser(ctx context.Context, account string, in *chat.UnbanU
 	if err != nil {
 		return err
 	}
-	if _, err := s.room(account, a); err != nil {
+	if _, err := s.room(ctx, account, a); err != nil {
 		return err
 	}
 	err = s.engine.Bans.Delete(ctx, account, chat.RoomUserKey(a.ID, *in.UserID))
@@ -49,18 +49,18 @@ func (s *Service) UnbanUser(ctx context.Context, account string, in *chat.UnbanU
 }
 
 // ListBans returns a page of a room's bans in force, newest first.
-func (s *Service) ListBans(account string, in *chat.RoomPageInput) ([]*chat.Ban, string, error) {
+func (s *Service) ListBans(ctx context.Context, account string, in *chat.RoomPageInput) (*Page[chat.Ban], error) {
 	a, p, err := in.Validate()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	fresh(s.engine.Rooms)
-	if _, err := s.room(account, a); err != nil {
-		return nil, "", err
+	fresh(ctx, s.engine.Rooms)
+	if _, err := s.room(ctx, account, a); err != nil {
+		return nil, err
 	}
-	fresh(s.engine.Bans)
+	fresh(ctx, s.engine.Bans)
 	now := s.now()
-	return page(s, account, "ListBans/"+a.ID, s.engine.Bans.List(account), p,
+	return page(ctx, s, account, "ListBans/"+a.ID, s.engine.Bans.List(account), p,
 		func(b *chat.Ban) bool { return b.RoomID == a.ID && b.ActiveAt(now) }, chat.BanOrderKey)
 }
 

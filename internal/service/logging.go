@@ -28,22 +28,22 @@ func (s *Service) CreateLoggingConfiguration(ctx context.Context, account string
 }
 
 // GetLoggingConfiguration returns the caller's logging configuration.
-func (s *Service) GetLoggingConfiguration(account, identifier string) (*chat.LoggingConfiguration, error) {
-	a, err := chat.LoggingConfigurationIdentifier("identifier", identifier)
+func (s *Service) GetLoggingConfiguration(ctx context.Context, account string, in *chat.IdentifierInput) (*chat.LoggingConfiguration, error) {
+	a, err := chat.LoggingConfigurationIdentifier("identifier", in.Identifier)
 	if err != nil {
 		return nil, err
 	}
-	fresh(s.engine.LoggingConfigurations)
-	return s.loggingConfiguration(account, a)
+	fresh(ctx, s.engine.LoggingConfigurations)
+	return s.loggingConfiguration(ctx, account, a)
 }
 
-func (s *Service) loggingConfiguration(account string, a chat.ARN) (*chat.LoggingConfiguration, error) {
+func (s *Service) loggingConfiguration(ctx context.Context, account string, a chat.ARN) (*chat.LoggingConfiguration, error) {
 	if err := s.owned(account, a); err != nil {
 		return nil, err
 	}
-	c, ok := s.engine.LoggingConfigurations.Get(account, a.ID)
+	c, ok := s.engine.LoggingConfigurations.Get(ctx, account, a.ID)
 	if !ok {
-		return nil, notFound(a)
+		return nil, a.NotFound()
 	}
 	return c, nil
 }
@@ -71,17 +71,17 @@ func (s *Service) UpdateLoggingConfiguration(ctx context.Context, account string
 // DeleteLoggingConfiguration deletes a configuration that no room uses. A configuration still
 // attached to a room is refused with a ConflictException naming the room: detaching first
 // keeps a room from silently losing its chat log.
-func (s *Service) DeleteLoggingConfiguration(ctx context.Context, account, identifier string) error {
-	a, err := chat.LoggingConfigurationIdentifier("identifier", identifier)
+func (s *Service) DeleteLoggingConfiguration(ctx context.Context, account string, in *chat.IdentifierInput) error {
+	a, err := chat.LoggingConfigurationIdentifier("identifier", in.Identifier)
 	if err != nil {
 		return err
 	}
 	defer s.accounts.lock(account)()
-	if _, err := s.loggingConfiguration(account, a); err != nil {
+	if _, err := s.loggingConfiguration(ctx, account, a); err != nil {
 		return err
 	}
 	arn := a.String()
-	fresh(s.engine.Rooms) // a room another node has just attached it to counts
+	fresh(ctx, s.engine.Rooms) // a room another node has just attached it to counts
 	for _, r := range s.engine.Rooms.List(account) {
 		for _, id := range r.LoggingConfigurationIdentifiers {
 			if id == arn {
@@ -95,12 +95,18 @@ func (s *Service) DeleteLoggingConfiguration(ctx context.Context, account, ident
 
 // ListLoggingConfigurations returns a page of the caller's configurations, most recently
 // updated first.
-func (s *Service) ListLoggingConfigurations(account string, maxResults *int, nextToken *string) ([]*chat.LoggingConfiguration, string, error) {
-	p, err := chat.ParseListLoggingConfigurations(maxResults, nextToken)
+func (s *Service) ListLoggingConfigurations(ctx context.Context, account string, in *ListLoggingConfigurationsInput) (*Page[chat.LoggingConfiguration], error) {
+	p, err := chat.ParseListLoggingConfigurations(in.MaxResults, in.NextToken)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	fresh(s.engine.LoggingConfigurations)
-	return page(s, account, "ListLoggingConfigurations", s.engine.LoggingConfigurations.List(account), p, nil,
+	fresh(ctx, s.engine.LoggingConfigurations)
+	return page(ctx, s, account, "ListLoggingConfigurations", s.engine.LoggingConfigurations.List(account), p, nil,
 		func(c *chat.LoggingConfiguration) chat.OrderKey { return chat.OrderKey{Time: c.UpdateTime, ID: c.ID} })
+}
+
+// ListLoggingConfigurationsInput is the ListLoggingConfigurations request.
+type ListLoggingConfigurationsInput struct {
+	NextToken  *string `json:"nextToken"`
+	MaxResults *int    `json:"maxResults"`
 }

@@ -15,12 +15,12 @@ type IssuedToken struct {
 }
 
 // CreateChatToken issues a single-use token for a user to connect to a room.
-func (s *Service) CreateChatToken(account string, in *chat.CreateChatTokenInput) (*IssuedToken, error) {
+func (s *Service) CreateChatToken(ctx context.Context, account string, in *chat.CreateChatTokenInput) (*IssuedToken, error) {
 	a, err := in.Validate()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.room(account, a); err != nil {
+	if _, err := s.room(ctx, account, a); err != nil {
 		return nil, err
 	}
 	if b := s.activeBan(account, a.ID, *in.UserID); b != nil {
@@ -41,13 +41,9 @@ var (
 // OpenToken checks a presented token and records its single use; exactly one caller in the
 // cluster succeeds for a given token.
 func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *chat.Room, error) {
-	grant, err := s.engine.Keyring().OpenToken(token)
+	grant, err := unseal(ctx, s, func(kr *chat.Keyring) (*chat.Token, error) { return kr.OpenToken(token) })
 	if err != nil {
-		// It may be sealed by a key another node made a moment ago.
-		s.engine.RefreshKeyring(ctx)
-		if grant, err = s.engine.Keyring().OpenToken(token); err != nil {
-			return nil, nil, ErrTokenInvalid
-		}
+		return nil, nil, ErrTokenInvalid
 	}
 	now := s.now()
 	if !now.Before(grant.TokenExpirationTime) || !now.Before(grant.SessionExpirationTime) {
@@ -57,7 +53,7 @@ func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *ch
 	if !ok || !a.IsRoom() {
 		return nil, nil, ErrTokenInvalid
 	}
-	room, found := s.engine.Rooms.Get(a.Account, a.ID)
+	room, found := s.engine.Rooms.Get(ctx, a.Account, a.ID)
 	if !found || a.Region != s.region {
 		return nil, nil, ErrRoomGone
 	}
@@ -81,7 +77,7 @@ func (s *Service) CurrentRoom(ctx context.Context, key chat.RoomKey) (room *chat
 	if err := s.engine.Rooms.Sync(ctx); err != nil {
 		return nil, false, err
 	}
-	room, found = s.engine.Rooms.Get(key.Account, key.ID)
+	room, found = s.engine.Rooms.Get(ctx, key.Account, key.ID)
 	return room, found, nil
 }
 
@@ -113,8 +109,8 @@ const admitTimeout = 2 * time.Second
 
 // Deliver sends an encoded MESSAGE or EVENT to every member of the room on every node, after
 // its chat-log record is stored.
-func (s *Service) Deliver(room *chat.Room, payload []byte) error {
-	if err := s.record(room, payload); err != nil {
+func (s *Service) Deliver(ctx context.Context, room *chat.Room, payload []byte) error {
+	if err := s.record(ctx, room, payload); err != nil {
 		return err
 	}
 	return s.broker.Publish(room.Key(), chat.Signal{Kind: chat.SignalDeliver, Payload: payload})
@@ -122,51 +118,51 @@ func (s *Service) Deliver(room *chat.Room, payload []byte) error {
 
 // Disconnect tells the room that a user is disconnected, then closes every connection
 // of that user in the room, on every node.
-func (s *Service) Disconnect(room *chat.Room, eventID, requestID, userID, reason string) error {
+func (s *Service) Disconnect(ctx context.Context, room *chat.Room, eventID, requestID, userID, reason string) error {
 	event := chat.Encode(chat.NewDisconnectUserEvent(eventID, requestID, userID, reason, s.now()))
-	if err := s.record(room, event); err != nil {
+	if err := s.record(ctx, room, event); err != nil {
 		return err
 	}
 	return s.broker.Publish(room.Key(), chat.Signal{Kind: chat.SignalDisconnect, Payload: event, UserID: userID})
 }
 
 // SendEvent sends an application event to the room and returns its id.
-func (s *Service) SendEvent(account string, in *chat.SendEventInput) (string, error) {
+func (s *Service) SendEvent(ctx context.Context, account string, in *chat.SendEventInput) (string, error) {
 	a, err := in.Validate()
 	if err != nil {
 		return "", err
 	}
-	room, err := s.room(account, a)
+	room, err := s.room(ctx, account, a)
 	if err != nil {
 		return "", err
 	}
 	id := chat.NewID()
-	return id, s.Deliver(room, chat.Encode(chat.NewEvent(id, "", *in.EventName, in.Attributes, s.now())))
+	return id, s.Deliver(ctx, room, chat.Encode(chat.NewEvent(id, "", *in.EventName, in.Attributes, s.now())))
 }
 
 // DeleteMessage tells the room's members to remove a message and returns the event's id.
-func (s *Service) DeleteMessage(account string, in *chat.DeleteMessageInput) (string, error) {
+func (s *Service) DeleteMessage(ctx context.Context, account string, in *chat.DeleteMessageInput) (string, error) {
 	a, err := in.Validate()
 	if err != nil {
 		return "", err
 	}
-	room, err := s.room(account, a)
+	room, err := s.room(ctx, account, a)
 	if err != nil {
 		return "", err
 	}
 	id := chat.NewID()
-	return id, s.Deliver(room, chat.Encode(chat.NewDeleteMessageEvent(id, "", *in.ID, chat.Deref(in.Reason), s.now())))
+	return id, s.Deliver(ctx, room, chat.Encode(chat.NewDeleteMessageEvent(id, "", *in.ID, chat.Deref(in.Reason), s.now())))
 }
 
 // DisconnectUser closes every connection of a user in a room.
-func (s *Service) DisconnectUser(account string, in *chat.DisconnectUserInput) error {
+func (s *Service) DisconnectUser(ctx context.Context, account string, in *chat.DisconnectUserInput) error {
 	a, err := in.Validate()
 	if err != nil {
 		return err
 	}
-	room, err := s.room(account, a)
+	room, err := s.room(ctx, account, a)
 	if err != nil {
 		return err
 	}
-	return s.Disconnect(room, chat.NewID(), "", *in.UserID, chat.Deref(in.Reason))
+	return s.Disconnect(ctx, room, chat.NewID(), "", *in.UserID, chat.Deref(in.Reason))
 }

@@ -17,7 +17,7 @@ func (s *Service) CreateRoom(ctx context.Context, account string, in *chat.Creat
 		return nil, err
 	}
 	defer s.accounts.lock(account)()
-	if err := s.checkLoggingConfigurations(account, arns); err != nil {
+	if err := s.checkLoggingConfigurations(ctx, account, arns); err != nil {
 		return nil, err
 	}
 	if n := s.engine.Rooms.Count(account); n >= s.quotas.MaxRooms {
@@ -49,13 +49,13 @@ func (s *Service) CheckReviewHandler(room *chat.Room) error {
 }
 
 // GetRoom returns the caller's room.
-func (s *Service) GetRoom(account, identifier string) (*chat.Room, error) {
-	a, err := chat.RoomIdentifier("identifier", identifier)
+func (s *Service) GetRoom(ctx context.Context, account string, in *chat.IdentifierInput) (*chat.Room, error) {
+	a, err := chat.RoomIdentifier("identifier", in.Identifier)
 	if err != nil {
 		return nil, err
 	}
-	fresh(s.engine.Rooms)
-	return s.room(account, a)
+	fresh(ctx, s.engine.Rooms)
+	return s.room(ctx, account, a)
 }
 
 // UpdateRoom applies a partial update and tells the room's live connections.
@@ -73,7 +73,7 @@ func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.Updat
 	if len(arns) > 0 {
 		defer s.accounts.lock(account)()
 	}
-	if err := s.checkLoggingConfigurations(account, arns); err != nil {
+	if err := s.checkLoggingConfigurations(ctx, account, arns); err != nil {
 		return nil, err
 	}
 	r, err := s.engine.Rooms.Update(ctx, account, a.ID, func(cur *chat.Room) (*chat.Room, error) {
@@ -88,8 +88,8 @@ func (s *Service) UpdateRoom(ctx context.Context, account string, in *chat.Updat
 }
 
 // DeleteRoom deletes the caller's room and ends its live connections.
-func (s *Service) DeleteRoom(ctx context.Context, account, identifier string) error {
-	a, err := chat.RoomIdentifier("identifier", identifier)
+func (s *Service) DeleteRoom(ctx context.Context, account string, in *chat.IdentifierInput) error {
+	a, err := chat.RoomIdentifier("identifier", in.Identifier)
 	if err != nil {
 		return err
 	}
@@ -114,18 +114,18 @@ type ListRoomsInput struct {
 }
 
 // ListRooms returns a page of the caller's rooms, most recently updated first.
-func (s *Service) ListRooms(account string, in *ListRoomsInput) ([]*chat.Room, string, error) {
+func (s *Service) ListRooms(ctx context.Context, account string, in *ListRoomsInput) (*Page[chat.Room], error) {
 	p, err := chat.ParseListRoomsFilter(in.Name, in.MessageReviewHandlerURI, in.LoggingConfigurationIdentifier, in.MaxResults, in.NextToken)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if p.LoggingConfiguration != nil {
-		if err := s.checkLoggingConfigurations(account, []chat.ARN{*p.LoggingConfiguration}); err != nil {
-			return nil, "", err
+		if err := s.checkLoggingConfigurations(ctx, account, []chat.ARN{*p.LoggingConfiguration}); err != nil {
+			return nil, err
 		}
 	}
-	fresh(s.engine.Rooms)
-	return page(s, account, "ListRooms", s.engine.Rooms.List(account), p.Page, p.Match, roomOrderKey)
+	fresh(ctx, s.engine.Rooms)
+	return page(ctx, s, account, "ListRooms", s.engine.Rooms.List(account), p.Page, p.Match, roomOrderKey)
 }
 
 func roomOrderKey(r *chat.Room) chat.OrderKey { return chat.OrderKey{Time: r.UpdateTime, ID: r.ID} }

@@ -72,38 +72,31 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 // reported as not found, so that accounts cannot probe each other.
 func (s *Service) owned(account string, a chat.ARN) error {
 	if a.Account != account || a.Region != s.region {
-		return notFound(a)
+		return a.NotFound()
 	}
 	return nil
 }
 
-func notFound(a chat.ARN) error {
-	if a.IsRoom() {
-		return chat.NotFound(chat.ResourceRoom, a.ID)
-	}
-	return chat.NotFound(chat.ResourceLoggingConfiguration, a.ID)
-}
-
 // room returns the caller's room named by an ARN.
-func (s *Service) room(account string, a chat.ARN) (*chat.Room, error) {
+func (s *Service) room(ctx context.Context, account string, a chat.ARN) (*chat.Room, error) {
 	if err := s.owned(account, a); err != nil {
 		return nil, err
 	}
-	r, ok := s.engine.Rooms.Get(account, a.ID)
+	r, ok := s.engine.Rooms.Get(ctx, account, a.ID)
 	if !ok {
-		return nil, notFound(a)
+		return nil, a.NotFound()
 	}
 	return r, nil
 }
 
 // checkLoggingConfigurations makes sure every referenced configuration exists in the account.
-func (s *Service) checkLoggingConfigurations(account string, arns []chat.ARN) error {
+func (s *Service) checkLoggingConfigurations(ctx context.Context, account string, arns []chat.ARN) error {
 	for _, a := range arns {
 		if err := s.owned(account, a); err != nil {
 			return err
 		}
-		if _, ok := s.engine.LoggingConfigurations.Get(account, a.ID); !ok {
-			return notFound(a)
+		if _, ok := s.engine.LoggingConfigurations.Get(ctx, account, a.ID); !ok {
+			return a.NotFound()
 		}
 	}
 	return nil
@@ -114,14 +107,14 @@ func (s *Service) checkLoggingConfigurations(account string, arns []chat.ARN) er
 // Reads on the messaging path do not wait for this. If the engine cannot say (a NATS leader
 // election in progress), the read is served from the index as it is: a slightly stale answer
 // beats none.
-func fresh[T any](t *engine.Table[T]) {
-	_ = t.Sync(context.Background())
+func fresh[T any](ctx context.Context, t *engine.Table[T]) {
+	_ = t.Sync(ctx)
 }
 
 // mapEngineError turns an engine miss into the domain's not-found error.
 func mapEngineError(err error, a chat.ARN) error {
 	if errors.Is(err, engine.ErrNotFound) {
-		return notFound(a)
+		return a.NotFound()
 	}
 	return err
 }

@@ -34,8 +34,8 @@ func (s *Service) updateTags(ctx context.Context, account string, a chat.ARN, ch
 }
 
 // TagResource adds or overwrites tags.
-func (s *Service) TagResource(ctx context.Context, account, resourceARN string, in *chat.TagResourceInput) error {
-	a, err := chat.ResourceIdentifier("resourceArn", resourceARN)
+func (s *Service) TagResource(ctx context.Context, account string, in *chat.TagResourceInput) error {
+	a, err := chat.ResourceIdentifier("resourceArn", in.ResourceARN)
 	if err != nil {
 		return err
 	}
@@ -53,12 +53,15 @@ func (s *Service) TagResource(ctx context.Context, account, resourceARN string, 
 }
 
 // UntagResource removes tags; keys that are not set are ignored.
-func (s *Service) UntagResource(ctx context.Context, account, resourceARN string, keys []string, present bool) error {
-	a, err := chat.ResourceIdentifier("resourceArn", resourceARN)
+func (s *Service) UntagResource(ctx context.Context, account string, in *chat.UntagResourceInput) error {
+	a, err := chat.ResourceIdentifier("resourceArn", in.ResourceARN)
 	if err != nil {
 		return err
 	}
-	if err := chat.ValidateTagKeys(keys, present); err != nil {
+	// The SDKs send no tagKeys parameter for an empty list, which the model allows (0–50
+	// keys): an absent tagKeys is that empty list, not a missing member.
+	keys := in.TagKeys
+	if err := chat.ValidateTagKeys(keys, true); err != nil {
 		return err
 	}
 	return s.updateTags(ctx, account, a, func(tags map[string]string) (map[string]string, error) {
@@ -74,21 +77,21 @@ func (s *Service) UntagResource(ctx context.Context, account, resourceARN string
 }
 
 // ListTagsForResource returns a resource's tags.
-func (s *Service) ListTagsForResource(account, resourceARN string) (map[string]string, error) {
-	a, err := chat.ResourceIdentifier("resourceArn", resourceARN)
+func (s *Service) ListTagsForResource(ctx context.Context, account string, in *chat.ResourceInput) (map[string]string, error) {
+	a, err := chat.ResourceIdentifier("resourceArn", in.ResourceARN)
 	if err != nil {
 		return nil, err
 	}
 	if a.IsRoom() {
-		fresh(s.engine.Rooms)
-		r, err := s.room(account, a)
+		fresh(ctx, s.engine.Rooms)
+		r, err := s.room(ctx, account, a)
 		if err != nil {
 			return nil, err
 		}
 		return r.Tags, nil
 	}
-	fresh(s.engine.LoggingConfigurations)
-	c, err := s.loggingConfiguration(account, a)
+	fresh(ctx, s.engine.LoggingConfigurations)
+	c, err := s.loggingConfiguration(ctx, account, a)
 	if err != nil {
 		return nil, err
 	}

@@ -451,7 +451,7 @@ func TestSlowAndDeadClients(t *testing.T) {
 		for i := range events {
 			// Publish no faster than the reading member reads: only the stalled one falls behind.
 			waitFor(t, func() bool { return int64(i)-received.Load() <= 8 })
-			if err := acct.Deliver(roomObj, chat.Encode(chat.NewEvent(chat.NewID(), "", "load", map[string]string{"i": big}, time.Now()))); err != nil {
+			if err := acct.Deliver(context.Background(), roomObj, chat.Encode(chat.NewEvent(chat.NewID(), "", "load", map[string]string{"i": big}, time.Now()))); err != nil {
 				t.Fatal(err)
 			}
 		}
