@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +25,6 @@ type Baseline struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	rooms map[string]*baseRoom
-	conns atomic.Int64
 	wg    sync.WaitGroup
 }
 
@@ -60,9 +58,6 @@ func StartBaseline(addr string) (*Baseline, error) {
 
 // URL is the baseline's address as an http URL.
 func (b *Baseline) URL() string { return "http://" + b.ln.Addr().String() }
-
-// Connections is how many members are connected.
-func (b *Baseline) Connections() int64 { return b.conns.Load() }
 
 // Close stops listening and drops every connection.
 func (b *Baseline) Close() {
@@ -120,8 +115,6 @@ func (b *Baseline) serve(nc net.Conn) {
 		return
 	}
 	_ = nc.SetReadDeadline(time.Time{})
-	b.conns.Add(1)
-	defer b.conns.Add(-1)
 
 	var hdr [14]byte
 	var payload []byte

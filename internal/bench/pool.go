@@ -334,14 +334,6 @@ func (p *Pool) Stats(req StatsRequest) PoolStats {
 	return s
 }
 
-// Send makes the pool's i-th member send one message; used for the senders, which live in
-// the coordinating process.
-func (p *Pool) member(i int) *member {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.members[i]
-}
-
 // CloseAll closes every member and waits, a bounded time, for their connections to end.
 func (p *Pool) CloseAll() {
 	p.mu.Lock()

@@ -64,11 +64,6 @@ func QuotaExceeded(resourceType string, limit int, message string) *Error {
 // AccessDenied reports a principal acting beyond its permissions.
 func AccessDenied(message string) *Error { return &Error{Kind: KindAccessDenied, Message: message} }
 
-// Throttled reports a request over a rate limit.
-func Throttled(resourceType, id string, limit int, message string) *Error {
-	return &Error{Kind: KindThrottling, Message: message, ResourceType: resourceType, ResourceID: id, Limit: limit}
-}
-
 // Invalid reports a request that breaks the model's constraints; fields names each failing member.
 func Invalid(fields ...FieldError) *Error {
 	msgs := make([]string, len(fields))

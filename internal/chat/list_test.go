@@ -262,7 +262,6 @@ func TestErrors(t *testing.T) {
 		{"Conflict keeps its message", Conflict(ResourceLoggingConfiguration, "ABCDabcd0123", "in use"), KindConflict},
 		{"QuotaExceeded carries the limit", QuotaExceeded(ResourceRoom, 50, "too many rooms"), KindQuotaExceeded},
 		{"AccessDenied", AccessDenied("no"), KindAccessDenied},
-		{"Throttled carries the limit", Throttled(ResourceRoom, "AbCdEfGh1234", 10, "slow down"), KindThrottling},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

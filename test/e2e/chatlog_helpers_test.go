@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -486,10 +485,4 @@ func startMoto(t testing.TB) *moto {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// isNotFound says whether an AWS error is some kind of "no such thing".
-func isNotFound(err error) bool {
-	var ae interface{ ErrorCode() string }
-	return errors.As(err, &ae) && strings.Contains(ae.ErrorCode(), "NotFound") || strings.Contains(fmt.Sprint(err), "NoSuchBucket")
 }
