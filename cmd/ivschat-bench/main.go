@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ivschatd/ivschatd/internal/bench"
+	"github.com/ivschatd/ivschatd/cmd/ivschat-bench/internal/bench"
 )
 
 // usage is what --help, help and no arguments print.

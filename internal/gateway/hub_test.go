@@ -17,7 +17,7 @@ func testNode(b chat.Broker, cfg Config) *Gateway {
 
 // testMember joins a member that never completes its handshake: what it is sent stays in
 // its queue, to be read by the test.
-func testMember(t *testing.T, g *Gateway, room *chat.Room, user string) *conn {
+func testMember(t testing.TB, g *Gateway, room *chat.Room, user string) *conn {
 	t.Helper()
 	c := &conn{gw: g, token: &chat.Token{UserID: user}}
 	g.wg.Add(1)

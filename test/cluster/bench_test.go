@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
 	"github.com/gorilla/websocket"
 
-	"github.com/ivschatd/ivschatd/internal/bench"
 	"github.com/ivschatd/ivschatd/internal/engine"
+	"github.com/ivschatd/ivschatd/test/procstat"
 )
 
 // BenchmarkFanOut measures one room of 300 members on the three-server NATS cluster, the
@@ -220,14 +220,14 @@ type cpuSample struct{ ivschatd, nats float64 }
 func readCPU(b testing.TB, nodes []*node, nc *natsCluster) cpuSample {
 	var s cpuSample
 	for _, n := range nodes {
-		p, err := bench.ReadProc(n.cmd.Process.Pid)
+		p, err := procstat.Read(n.cmd.Process.Pid)
 		if err != nil {
 			b.Fatal(err)
 		}
 		s.ivschatd += p.CPUSeconds
 	}
 	for _, srv := range nc.servers {
-		p, err := bench.ReadProc(srv.cmd.Process.Pid)
+		p, err := procstat.Read(srv.cmd.Process.Pid)
 		if err != nil {
 			b.Fatal(err)
 		}

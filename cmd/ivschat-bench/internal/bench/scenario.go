@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ivschatd/ivschatd/test/procstat"
 )
 
 // Runner runs scenarios: listening members live in the generators, senders in Local.
@@ -79,16 +81,16 @@ type cpuMeter struct {
 	r       *Runner
 	pid     int
 	start   time.Time
-	server  ProcSample
+	server  procstat.Sample
 	gen     float64
-	machine MachineCPU
+	machine procstat.MachineCPU
 	load    float64
 }
 
 func (r *Runner) meter(t Target) *cpuMeter {
-	m := &cpuMeter{r: r, pid: t.Pid(), start: time.Now(), gen: r.generatorCPU(), machine: ReadMachineCPU(), load: LoadAverage()}
+	m := &cpuMeter{r: r, pid: t.Pid(), start: time.Now(), gen: r.generatorCPU(), machine: procstat.ReadMachineCPU(), load: procstat.LoadAverage()}
 	if m.pid > 0 {
-		m.server, _ = ReadProc(m.pid)
+		m.server, _ = procstat.Read(m.pid)
 	}
 	return m
 }
@@ -96,7 +98,7 @@ func (r *Runner) meter(t Target) *cpuMeter {
 func (r *Runner) generatorCPU() float64 {
 	total := SelfCPUSeconds()
 	for _, pid := range r.WorkerPids {
-		if s, err := ReadProc(pid); err == nil {
+		if s, err := procstat.Read(pid); err == nil {
 			total += s.CPUSeconds
 		}
 	}
@@ -113,12 +115,12 @@ func (m *cpuMeter) stop(res *Result) {
 	res.Metrics["generator_cpu_pct"] = round1(100 * gen / wall)
 	// Other work on the machine during the window (other sessions' builds and tests share
 	// these cores): busy time not charged to the server or the generator.
-	mc := ReadMachineCPU()
+	mc := procstat.ReadMachineCPU()
 	res.Metrics["softirq_cpu_pct"] = round1(100 * (mc.SoftIRQ - m.machine.SoftIRQ) / wall)
 	res.Metrics["load_average"] = m.load
 	other := mc.Busy - m.machine.Busy - gen
 	if m.pid > 0 {
-		if s, err := ReadProc(m.pid); err == nil {
+		if s, err := procstat.Read(m.pid); err == nil {
 			res.Metrics["server_cpu_s"] = round3(s.CPUSeconds - m.server.CPUSeconds)
 			res.Metrics["server_cpu_pct"] = round1(100 * (s.CPUSeconds - m.server.CPUSeconds) / wall)
 			res.Metrics["server_rss_mib"] = round1(float64(s.RSSKiB) / 1024)
@@ -276,9 +278,9 @@ func (r *Runner) progress(label string, t Target, stop <-chan struct{}) {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		start := time.Now()
-		var last ProcSample
+		var last procstat.Sample
 		if t.Pid() > 0 {
-			last, _ = ReadProc(t.Pid())
+			last, _ = procstat.Read(t.Pid())
 		}
 		var lastRecv int64
 		for {
@@ -295,7 +297,7 @@ func (r *Runner) progress(label string, t Target, stop <-chan struct{}) {
 				time.Since(start).Seconds(), s.Open, s.Dropped, s.Received, int64(float64(s.Received-lastRecv)/every.Seconds()), s.Errors)
 			lastRecv = s.Received
 			if t.Pid() > 0 {
-				if p, err := ReadProc(t.Pid()); err == nil {
+				if p, err := procstat.Read(t.Pid()); err == nil {
 					line += fmt.Sprintf(" | server rss=%.0fMiB cpu=%.0f%%", float64(p.RSSKiB)/1024,
 						100*(p.CPUSeconds-last.CPUSeconds)/p.At.Sub(last.At).Seconds())
 					last = p
@@ -324,7 +326,7 @@ func (r *Runner) rss(t Target) int64 {
 	if t.Pid() <= 0 {
 		return 0
 	}
-	s, err := ReadProc(t.Pid())
+	s, err := procstat.Read(t.Pid())
 	if err != nil {
 		return 0
 	}

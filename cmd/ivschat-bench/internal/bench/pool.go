@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ivschatd/ivschatd/test/procstat"
 )
 
 // atomicHist is a histogram many members record into at once.
@@ -365,7 +367,7 @@ func (p *Pool) CloseAll() {
 
 // SelfCPUSeconds is the CPU time this process has used.
 func SelfCPUSeconds() float64 {
-	s, err := ReadProc(os.Getpid())
+	s, err := procstat.Read(os.Getpid())
 	if err != nil {
 		return 0
 	}

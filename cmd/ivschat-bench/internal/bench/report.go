@@ -128,7 +128,49 @@ func ratio(a, b float64) float64 {
 	return round3(a / b)
 }
 
-// Judge checks the issue's targets, each as a ratio to the baseline of the same run.
+// Goal is one target a scenario's result is judged by: a ratio to the baseline of the same
+// run (Ratio > 0), or an absolute floor (Floor > 0) that needs no baseline.
+type Goal struct {
+	Text   string // as the tables show it
+	Kind   string // the scenario kind it applies to
+	Metric string
+	// Applies narrows the goal to some runs of its kind (nil: all of them).
+	Applies func(*Result) bool
+	// Ratio is the limit of ivschatd ÷ baseline: at most (AtMost) or at least.
+	Ratio  float64
+	AtMost bool
+	// Floor is the least value ivschatd must reach on its own.
+	Floor float64
+}
+
+// Goals are the targets of the messaging load, from the issue that set them.
+var Goals = []Goal{
+	{Text: "memory per idle connection ≤ 1.5× baseline", Kind: "idle", Metric: "kib_per_conn", Ratio: 1.5, AtMost: true},
+	{Text: "deliveries/s ≥ 0.7× baseline, nothing lost", Kind: "fanout", Metric: "deliveries_per_s", Applies: atRate(100, true), Ratio: 0.7},
+	{Text: "every delivery made, p99 ≤ 1.5× baseline", Kind: "fanout", Metric: "p99_ms", Applies: atRate(100, false), Ratio: 1.5, AtMost: true},
+	{Text: "p99 ≤ 1.5× baseline", Kind: "smallrooms", Metric: "p99_ms", Ratio: 1.5, AtMost: true},
+	{Text: "connections/s ≥ 0.5× baseline, every token opened once", Kind: "storm", Metric: "connections_per_s", Ratio: 0.5},
+	{Text: "≥ 20,000 signed CreateChatToken/s", Kind: "mint", Metric: "calls_per_s", Floor: 20000},
+}
+
+// atRate selects fan-out phases sending at least (or, with atLeast false, below) rate
+// messages per second.
+func atRate(rate float64, atLeast bool) func(*Result) bool {
+	return func(r *Result) bool {
+		got, _ := r.Params["rate"].(float64)
+		return (got >= rate) == atLeast
+	}
+}
+
+// value is a result's metric; p99_ms comes from the latency histogram.
+func (r *Result) value(metric string) float64 {
+	if metric == "p99_ms" {
+		return r.latency().P99
+	}
+	return r.Metrics[metric]
+}
+
+// Judge checks every ivschatd result against the Goals of its kind.
 func Judge(results []*Result) []*Verdict {
 	var out []*Verdict
 	seen := map[string]int{}
@@ -138,52 +180,40 @@ func Judge(results []*Result) []*Verdict {
 		}
 		b := find(results, "baseline", r.Scenario, seen[r.Scenario])
 		seen[r.Scenario]++
-		compare := func(goal, metric string, value func(*Result) float64, limit float64, atMost bool) {
-			v := &Verdict{Goal: goal, Scenario: r.Scenario, Metric: metric, Ivschatd: value(r)}
-			switch {
-			case b == nil:
-				v.NotJudged = true
-				v.Note = "no baseline in this run"
-			case atMost:
-				v.Baseline = value(b)
-				v.Ratio = ratio(v.Ivschatd, v.Baseline)
-				v.Pass = v.Ratio <= limit
-			default:
-				v.Baseline = value(b)
-				v.Ratio = ratio(v.Ivschatd, v.Baseline)
-				v.Pass = v.Ratio >= limit
+		for _, g := range Goals {
+			if g.Kind == r.Kind && (g.Applies == nil || g.Applies(r)) {
+				out = append(out, g.judge(r, b))
 			}
-			// Wrong results fail whatever the ratio, with or without a baseline.
-			if !r.Correct {
-				v.NotJudged = false
-				v.Pass = false
-				v.Note = "ivschatd: " + strings.Join(r.Problems, "; ")
-			}
-			out = append(out, v)
-		}
-		p99 := func(x *Result) float64 { return x.latency().P99 }
-		metric := func(name string) func(*Result) float64 { return func(x *Result) float64 { return x.Metrics[name] } }
-		switch r.Kind {
-		case "idle":
-			compare("memory per idle connection ≤ 1.5× baseline", "kib_per_conn", metric("kib_per_conn"), 1.5, true)
-		case "fanout":
-			rate, _ := r.Params["rate"].(float64)
-			if rate >= 100 {
-				compare("deliveries/s ≥ 0.7× baseline, nothing lost", "deliveries_per_s", metric("deliveries_per_s"), 0.7, false)
-			} else {
-				compare("every delivery made, p99 ≤ 1.5× baseline", "p99_ms", p99, 1.5, true)
-			}
-		case "smallrooms":
-			compare("p99 ≤ 1.5× baseline", "p99_ms", p99, 1.5, true)
-		case "storm":
-			compare("connections/s ≥ 0.5× baseline, every token opened once", "connections_per_s", metric("connections_per_s"), 0.5, false)
-		case "mint":
-			v := &Verdict{Goal: "≥ 20,000 signed CreateChatToken/s", Scenario: r.Scenario, Metric: "calls_per_s",
-				Ivschatd: r.Metrics["calls_per_s"], Pass: r.Metrics["calls_per_s"] >= 20000 && r.Correct}
-			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// judge is the goal's verdict on a result, with b the baseline's result of the same round
+// (nil when the run had none).
+func (g Goal) judge(r, b *Result) *Verdict {
+	v := &Verdict{Goal: g.Text, Scenario: r.Scenario, Metric: g.Metric, Ivschatd: r.value(g.Metric)}
+	switch {
+	case g.Floor > 0:
+		v.Pass = v.Ivschatd >= g.Floor
+	case b == nil:
+		v.NotJudged = true
+		v.Note = "no baseline in this run"
+	default:
+		v.Baseline = b.value(g.Metric)
+		v.Ratio = ratio(v.Ivschatd, v.Baseline)
+		v.Pass = v.Ratio >= g.Ratio
+		if g.AtMost {
+			v.Pass = v.Ratio <= g.Ratio
+		}
+	}
+	// Wrong results fail whatever the ratio, with or without a baseline.
+	if !r.Correct {
+		v.NotJudged = false
+		v.Pass = false
+		v.Note = "ivschatd: " + strings.Join(r.Problems, "; ")
+	}
+	return v
 }
 
 // WriteTables prints the results and the verdicts as Markdown tables.
