@@ -282,12 +282,7 @@ func sdkClient(endpoint string) *ivschat.Client {
 
 // ---------------------------------------------------------------- control plane helpers
 
-func mustNoErr(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+var mustNoErr = sdkclient.MustNoErr
 
 // newRoom creates a room and ends the test if the call fails.
 var newRoom = sdkclient.NewRoom
@@ -296,14 +291,9 @@ var newRoom = sdkclient.NewRoom
 func newToken(t testing.TB, c *ivschat.Client, roomARN *string, user string, caps ...types.ChatTokenCapability) string {
 	t.Helper()
 	if len(caps) == 0 {
-		caps = []types.ChatTokenCapability{types.ChatTokenCapabilitySendMessage,
-			types.ChatTokenCapabilityDeleteMessage, types.ChatTokenCapabilityDisconnectUser}
+		caps = sdkclient.AllCapabilities
 	}
-	out, err := c.CreateChatToken(context.Background(), &ivschat.CreateChatTokenInput{RoomIdentifier: roomARN, UserId: &user, Capabilities: caps})
-	if err != nil {
-		t.Fatalf("CreateChatToken: %v", err)
-	}
-	return *out.Token
+	return sdkclient.NewToken(t, c, roomARN, user, caps...)
 }
 
 func isNotFound(err error) bool {
@@ -312,16 +302,7 @@ func isNotFound(err error) bool {
 }
 
 // waitFor polls cond until it holds, failing the test after d.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = sdkclient.WaitFor
 
 // ---------------------------------------------------------------- members
 

@@ -125,12 +125,7 @@ func wantNotFound(t testing.TB, err error, id string) {
 	}
 }
 
-func mustNoErr(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+var mustNoErr = sdkclient.MustNoErr
 
 // idOf is the last segment of an ARN.
 func idOf(arn string) string {

@@ -1,17 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/ivschat"
-	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 	"github.com/gorilla/websocket"
 
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 // frame is any payload the messaging API delivers: MESSAGE, EVENT or ERROR.
@@ -31,15 +29,8 @@ type frame struct {
 	}
 }
 
-// newToken mints a chat token with the Go SDK.
-func newToken(t testing.TB, c *ivschat.Client, roomARN *string, user string, caps ...types.ChatTokenCapability) string {
-	t.Helper()
-	out, err := c.CreateChatToken(context.Background(), &ivschat.CreateChatTokenInput{RoomIdentifier: roomARN, UserId: &user, Capabilities: caps})
-	if err != nil {
-		t.Fatalf("CreateChatToken: %v", err)
-	}
-	return *out.Token
-}
+// newToken mints a chat token with the Go SDK, with exactly the capabilities given.
+var newToken = sdkclient.NewToken
 
 // wsURL is the messaging endpoint of a node.
 func wsURL(srv *server.Server) string { return srv.WSURL() }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/server"
+	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
 
 const (
@@ -481,13 +482,7 @@ func TestSlowAndDeadClients(t *testing.T) {
 
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	sdkclient.WaitFor(t, 10*time.Second, "the condition", cond)
 }
 
 func TestShutdownAsksClientsToReconnect(t *testing.T) {

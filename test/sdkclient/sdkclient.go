@@ -5,12 +5,14 @@ package sdkclient
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
+	"github.com/aws/aws-sdk-go-v2/service/ivschat/types"
 )
 
 // IVSChat is the ivschat client for one endpoint, region and key pair (sessionToken may be
@@ -51,4 +53,39 @@ func NewRoom(t testing.TB, c *ivschat.Client, in *ivschat.CreateRoomInput) *ivsc
 		t.Fatalf("CreateRoom: %v", err)
 	}
 	return out
+}
+
+// AllCapabilities are every capability a chat token can grant.
+var AllCapabilities = []types.ChatTokenCapability{types.ChatTokenCapabilitySendMessage,
+	types.ChatTokenCapabilityDeleteMessage, types.ChatTokenCapabilityDisconnectUser}
+
+// NewToken mints a chat token with exactly the capabilities given and ends the test if the
+// call fails.
+func NewToken(t testing.TB, c *ivschat.Client, roomARN *string, user string, caps ...types.ChatTokenCapability) string {
+	t.Helper()
+	out, err := c.CreateChatToken(context.Background(), &ivschat.CreateChatTokenInput{RoomIdentifier: roomARN, UserId: &user, Capabilities: caps})
+	if err != nil {
+		t.Fatalf("CreateChatToken: %v", err)
+	}
+	return *out.Token
+}
+
+// MustNoErr ends the test on an error.
+func MustNoErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WaitFor polls cond until it holds, failing the test after d.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
