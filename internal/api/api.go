@@ -1,5 +1,6 @@
 // Package api is the IVS Chat control plane over HTTP: restJson1 routing and codec, SigV4
-// authentication, and the mapping of errors to the wire.
+// authentication, the table of operations (each one line: read the request, call the
+// service, view the result), and the mapping of errors to the wire.
 package api
 
 import (

@@ -1,6 +1,7 @@
 // Package service carries out the IVS Chat operations: it applies the domain's rules to the
-// state kept in the engine. The control-plane API and the messaging gateway are both thin
-// transports over it.
+// state kept in the engine, and publishes what a room's members must learn through the room
+// broker (chat.Broker). Every operation takes the caller's context, account and one input.
+// The control-plane API and the messaging gateway are both thin transports over it.
 package service
 
 import (
