@@ -11,11 +11,14 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +54,7 @@ type Handler struct {
 	cfg      Config
 	mux      *http.ServeMux
 	sessions *sessions
+	signIns  *signInLimiter
 	// open is the one session of an open console.
 	open *session
 }
@@ -69,7 +73,8 @@ func New(cfg Config) *Handler {
 	if cfg.Members == nil {
 		cfg.Members = func(chat.RoomKey) map[string]int { return nil }
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(cfg.SessionLifetime, cfg.Now)}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(cfg.SessionLifetime, cfg.Now),
+		signIns: newSignInLimiter(cfg.Now)}
 	if cfg.Open {
 		h.open = &session{principal: cfg.Principals[api.DevAccessKeyID], csrf: randomToken()}
 	}
@@ -212,8 +217,17 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, "ValidationException", "the sign-in takes a JSON object {accessKeyId, secretAccessKey}")
 		return
 	}
+	// Checked before the secret, so a right guess during the wait tells nothing.
+	if wait := h.signIns.wait(r.RemoteAddr); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		refuse(w, http.StatusTooManyRequests, "ThrottlingException",
+			fmt.Sprintf("too many failed sign-ins from this address: try again in %d s", secs))
+		return
+	}
 	p, ok := signIn(h.cfg.Principals, in.AccessKeyID, in.SecretAccessKey)
 	if !ok {
+		h.signIns.failed(r.RemoteAddr)
 		h.cfg.Log.Info("console sign-in refused", "accessKeyId", in.AccessKeyID, "remote", r.RemoteAddr)
 		refuse(w, http.StatusUnauthorized, "NotSignedIn", "the access key id or the secret access key is wrong")
 		return

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,6 +88,10 @@ func do(h http.Handler, r request) *httptest.ResponseRecorder {
 			req.Host = v
 			continue
 		}
+		if k == "RemoteAddr" {
+			req.RemoteAddr = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	w := httptest.NewRecorder()
@@ -152,6 +157,78 @@ func TestSignIn(t *testing.T) {
 				t.Fatal("the sign-in answer repeats the secret")
 			}
 		})
+	}
+}
+
+func TestFailedSignInsAreLimitedPerClientAddress(t *testing.T) {
+	h, c := newConsole(t, false)
+	right := `{"accessKeyId":"` + keyA + `","secretAccessKey":"` + secretA + `"}`
+	wrong := `{"accessKeyId":"` + keyA + `","secretAccessKey":"wrong"}`
+	signIn := func(from, body string) *httptest.ResponseRecorder {
+		return do(h, request{method: "POST", path: "/console/sign-in", body: body, header: map[string]string{"Origin": origin, "RemoteAddr": from}})
+	}
+	const guesser = "198.51.100.7:40000"
+	t.Run("a right secret does not count against the allowance", func(t *testing.T) {
+		for i := 0; i < 2*signInBurst; i++ {
+			if w := signIn(guesser, right); w.Code != http.StatusOK {
+				t.Fatalf("sign-in %d: %d %s", i, w.Code, w.Body)
+			}
+		}
+	})
+	t.Run("the first failures are answered as wrong keys", func(t *testing.T) {
+		for i := 0; i < signInBurst; i++ {
+			if w := signIn(guesser, wrong); w.Code != http.StatusUnauthorized {
+				t.Fatalf("failure %d: %d %s", i, w.Code, w.Body)
+			}
+		}
+	})
+	t.Run("past the allowance even the right secret waits, with Retry-After", func(t *testing.T) {
+		w := signIn(guesser, right)
+		if w.Code != http.StatusTooManyRequests || errorType(w) != "ThrottlingException" {
+			t.Fatalf("%d %s %s, want 429 ThrottlingException", w.Code, errorType(w), w.Body)
+		}
+		if ra := w.Header().Get("Retry-After"); ra != "12" {
+			t.Fatalf("Retry-After %q, want 12", ra)
+		}
+		if !strings.Contains(w.Body.String(), "too many failed sign-ins") || len(w.Result().Cookies()) != 0 {
+			t.Fatalf("body %s cookies %v", w.Body, w.Result().Cookies())
+		}
+	})
+	t.Run("another address is not held back", func(t *testing.T) {
+		if w := signIn("203.0.113.9:5000", right); w.Code != http.StatusOK {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("addresses of one IPv6 /64 share an allowance", func(t *testing.T) {
+		for i := 0; i < signInBurst; i++ {
+			signIn(fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1), wrong)
+		}
+		if w := signIn("[2001:db8:1:2::ffff]:443", right); w.Code != http.StatusTooManyRequests {
+			t.Fatalf("%d %s, want 429", w.Code, w.Body)
+		}
+		if w := signIn("[2001:db8:1:3::1]:443", right); w.Code != http.StatusOK {
+			t.Fatalf("the next /64: %d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("one more try comes back after the refill time", func(t *testing.T) {
+		c.advance(signInRefill)
+		if w := signIn(guesser, wrong); w.Code != http.StatusUnauthorized {
+			t.Fatalf("%d %s, want 401", w.Code, w.Body)
+		}
+		if w := signIn(guesser, right); w.Code != http.StatusTooManyRequests {
+			t.Fatalf("%d %s, want 429 again", w.Code, w.Body)
+		}
+	})
+}
+
+func TestSignInLimiterMemoryIsBounded(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	l := newSignInLimiter(func() time.Time { return now })
+	for i := 0; i < maxSignInClients+100; i++ {
+		l.failed(fmt.Sprintf("10.%d.%d.%d:1", i>>16&255, i>>8&255, i&255))
+	}
+	if n := len(l.by); n > maxSignInClients {
+		t.Fatalf("%d addresses remembered, want at most %d", n, maxSignInClients)
 	}
 }
 
