@@ -584,7 +584,7 @@ function loggingView() {
               await ask({ title: 'Edit logging configuration', confirm: 'Save logging configuration', fields: loggingFields(c),
                 submit: (v) => api('UpdateLoggingConfiguration', { identifier: c.arn, name: v.name, destinationConfiguration: destinationBody(v.type, v.value) }) });
               load();
-            } }, 'Edit') : null, ' ',
+            } }, 'Edit logging configuration') : null, ' ',
             allowed('DeleteLoggingConfiguration') ? h('button', { type: 'button', class: 'small danger', onclick: async () => {
               await ask({ title: 'Delete logging configuration', text: `Deletes ${c.name || c.id}. A room that uses it must drop it first.`, confirm: 'Delete logging configuration', danger: true,
                 submit: () => api('DeleteLoggingConfiguration', { identifier: c.arn }) });
