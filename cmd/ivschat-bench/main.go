@@ -166,7 +166,7 @@ func run(args []string) error {
 	var o options
 	fs := newFlagSet("run", "[flags]")
 	fs.StringVar(&o.targets, "targets", "ivschatd,baseline", "servers to measure: ivschatd, baseline")
-	fs.StringVar(&o.scenarios, "scenarios", "idle,fanout,smallrooms,storm,mint", "scenarios to run, in order")
+	fs.StringVar(&o.scenarios, "scenarios", "idle,fanout,smallrooms,storm,stormmint,mint", "scenarios to run, in order (stormmint: the connect storm with each member's token minted during it)")
 	fs.StringVar(&o.addr, "addr", "", "measure the ivschatd at this URL (http://host:port) instead of starting one")
 	fs.IntVar(&o.pid, "pid", 0, "pid of the ivschatd at -addr, for /proc memory and CPU")
 	fs.StringVar(&o.ivschatd, "ivschatd", "", "ivschatd binary to start (default: go build ./cmd/ivschatd of the current directory)")
@@ -365,8 +365,8 @@ func runScenario(ctx context.Context, r *bench.Runner, t bench.Target, sc string
 	case "smallrooms":
 		res, err := r.SmallRooms(ctx, t, o.smallRooms, o.smallSz, o.smallRate, o.duration)
 		return []*bench.Result{res}, err
-	case "storm":
-		res, err := r.Storm(ctx, t, o.storm, o.stormRoom, o.stormConc, o.reuse)
+	case "storm", "stormmint":
+		res, err := r.Storm(ctx, t, o.storm, o.stormRoom, o.stormConc, o.reuse, sc == "stormmint")
 		return []*bench.Result{res}, err
 	case "mint":
 		it, ok := t.(*bench.Ivschatd)

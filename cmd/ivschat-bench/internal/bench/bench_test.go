@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -139,17 +140,19 @@ func TestScenarios(t *testing.T) {
 				}
 				check(t, res, map[string]float64{"sent": 80, "accepted": 80, "delivered": 80 * 5, "lost": 0})
 			})
-			t.Run("storm", func(t *testing.T) {
-				res, err := r.Storm(ctx, target, 60, 20, 30, 60)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := map[string]float64{"connected": 60, "failed": 0}
-				if target.SingleUse() {
-					want["reuse_checked"], want["reuse_refused"] = 60, 60
-				}
-				check(t, res, want)
-			})
+			for _, mint := range []bool{false, true} {
+				t.Run(fmt.Sprintf("storm, tokens minted during it: %v", mint), func(t *testing.T) {
+					res, err := r.Storm(ctx, target, 60, 20, 30, 60, mint)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := map[string]float64{"connected": 60, "failed": 0}
+					if target.SingleUse() {
+						want["reuse_checked"], want["reuse_refused"] = 60, 60
+					}
+					check(t, res, want)
+				})
+			}
 		})
 		if tc.name == "ivschatd" {
 			t.Run("mint", func(t *testing.T) {

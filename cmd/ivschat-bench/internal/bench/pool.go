@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -135,6 +136,12 @@ type ConnectRequest struct {
 	ExpectRefusal bool `json:"expect_refusal,omitempty"`
 	// TimeoutMS bounds each handshake.
 	TimeoutMS int `json:"timeout_ms,omitempty"`
+	// MintURL, when set, has each member's token minted just before its handshake by a
+	// signed CreateChatToken call to this control plane: Tokens then hold room identifiers,
+	// MintUsers the user ids, and the result returns up to KeepTokens of the tokens minted.
+	MintURL    string   `json:"mint_url,omitempty"`
+	MintUsers  []string `json:"mint_users,omitempty"`
+	KeepTokens int      `json:"keep_tokens,omitempty"`
 }
 
 // ConnectResult is what a connect did.
@@ -146,6 +153,9 @@ type ConnectResult struct {
 	Handshake Histogram      `json:"handshake_us"`
 	StartNS   int64          `json:"start_ns"`
 	EndNS     int64          `json:"end_ns"`
+	// Minted are some of the tokens minted (MintURL), each with its room index.
+	Minted      []string `json:"minted,omitempty"`
+	MintedRooms []int32  `json:"minted_rooms,omitempty"`
 }
 
 // Connect opens one member per token, Concurrency handshakes at a time.
@@ -168,6 +178,11 @@ func (p *Pool) Connect(ctx context.Context, req ConnectRequest) ConnectResult {
 		next atomic.Int64
 		wg   sync.WaitGroup
 	)
+	var minter *signedMinter
+	if req.MintURL != "" {
+		minter = newSignedMinter(req.MintURL)
+		defer minter.close()
+	}
 	res.StartNS = time.Now().UnixNano()
 	for w := 0; w < conc && w < len(req.Tokens); w++ {
 		wg.Add(1)
@@ -183,8 +198,18 @@ func (p *Pool) Connect(ctx context.Context, req ConnectRequest) ConnectResult {
 					src = srcs[i%len(srcs)]
 				}
 				hctx, cancel := context.WithTimeout(ctx, timeout)
+				token := req.Tokens[i]
+				var err error
+				if minter != nil {
+					body, hash := tokenRequest(token, req.MintUsers[i])
+					token, err = minter.mint(hctx, body, hash)
+				}
 				start := time.Now()
-				conn, br, err := dialWS(hctx, req.URL, req.Tokens[i], src)
+				var conn net.Conn
+				var br *bufio.Reader
+				if err == nil {
+					conn, br, err = dialWS(hctx, req.URL, token, src)
+				}
 				cancel()
 				if err == nil {
 					hist.record(time.Since(start).Microseconds())
@@ -198,6 +223,10 @@ func (p *Pool) Connect(ctx context.Context, req ConnectRequest) ConnectResult {
 					conn.Close()
 				case err == nil:
 					res.OK++
+					if minter != nil && len(res.Minted) < req.KeepTokens {
+						res.Minted = append(res.Minted, token)
+						res.MintedRooms = append(res.MintedRooms, req.Rooms[i])
+					}
 				case req.ExpectRefusal && errors.As(err, &he):
 					res.Statuses[he.Status]++
 					if he.Status == 403 {

@@ -143,13 +143,17 @@ type Goal struct {
 	Floor float64
 }
 
-// Goals are the targets of the messaging load, from the issue that set them.
+// Goals are the targets of the messaging load, from the issues that set them (15: fan-out,
+// idle memory and the connect storm against the machine-limit baseline; earlier ones for small
+// rooms and token minting).
 var Goals = []Goal{
-	{Text: "memory per idle connection ≤ 1.5× baseline", Kind: "idle", Metric: "kib_per_conn", Ratio: 1.5, AtMost: true},
-	{Text: "deliveries/s ≥ 0.7× baseline, nothing lost", Kind: "fanout", Metric: "deliveries_per_s", Applies: atRate(100, true), Ratio: 0.7},
-	{Text: "every delivery made, p99 ≤ 1.5× baseline", Kind: "fanout", Metric: "p99_ms", Applies: atRate(100, false), Ratio: 1.5, AtMost: true},
+	{Text: "memory per idle connection ≤ 1.0× baseline", Kind: "idle", Metric: "kib_per_conn", Ratio: 1.0, AtMost: true},
+	{Text: "deliveries/s ≥ 0.95× baseline, nothing lost", Kind: "fanout", Metric: "deliveries_per_s", Applies: atRate(50, true), Ratio: 0.95},
+	{Text: "p99 ≤ 2× baseline, nothing lost", Kind: "fanout", Metric: "p99_ms", Applies: atRate(50, true), Ratio: 2, AtMost: true},
+	{Text: "p99 ≤ 1.2× baseline, nothing lost", Kind: "fanout", Metric: "p99_ms", Applies: atRate(50, false), Ratio: 1.2, AtMost: true},
 	{Text: "p99 ≤ 1.5× baseline", Kind: "smallrooms", Metric: "p99_ms", Ratio: 1.5, AtMost: true},
-	{Text: "connections/s ≥ 0.5× baseline, every token opened once", Kind: "storm", Metric: "connections_per_s", Ratio: 0.5},
+	{Text: "connections/s ≥ 0.4× baseline with a token minted per member during the storm, every token opened once",
+		Kind: "storm", Metric: "connections_per_s", Applies: mintingDuring, Ratio: 0.4},
 	{Text: "≥ 20,000 signed CreateChatToken/s", Kind: "mint", Metric: "calls_per_s", Floor: 20000},
 }
 
@@ -160,6 +164,12 @@ func atRate(rate float64, atLeast bool) func(*Result) bool {
 		got, _ := r.Params["rate"].(float64)
 		return (got >= rate) == atLeast
 	}
+}
+
+// mintingDuring selects connect storms whose tokens were minted during the storm.
+func mintingDuring(r *Result) bool {
+	m, _ := r.Params["mint_during"].(bool)
+	return m
 }
 
 // value is a result's metric; p99_ms comes from the latency histogram.
@@ -241,7 +251,7 @@ func WriteTables(w io.Writer, rec *Record) {
 		}
 		var other []string
 		for _, k := range []string{"kib_per_conn", "kib_per_conn_slope", "rss_after_mib", "connections_per_s", "connected",
-			"reuse_refused", "calls_per_s", "calls_per_server_core_s", "rejected", "dropped_connections", "server_rss_mib",
+			"reuse_refused", "server_cpu_us_per_connect", "calls_per_s", "calls_per_server_core_s", "rejected", "dropped_connections", "server_rss_mib",
 			"deliveries_per_write_call", "server_cpu_us_per_delivery", "other_cpu_pct", "load_average"} {
 			if v, found := r.Metrics[k]; found && !(v == 0 && (k == "rejected" || k == "dropped_connections")) {
 				other = append(other, fmt.Sprintf("%s=%g", k, v))

@@ -136,8 +136,9 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // connect opens members: tokens[i] in rooms[i]; senders[i] >= 0 puts the member in the
-// local pool as a sender, the rest are spread over the generators.
-func (r *Runner) connect(ctx context.Context, t Target, tokens []string, rooms, senders []int32, conc int) ConnectResult {
+// local pool as a sender, the rest are spread over the generators. With mint set, tokens are
+// room identifiers and each member's token is minted just before its handshake.
+func (r *Runner) connect(ctx context.Context, t Target, tokens []string, rooms, senders []int32, conc int, mint *mintSpec) ConnectResult {
 	type part struct {
 		gen Generator
 		req ConnectRequest
@@ -145,6 +146,9 @@ func (r *Runner) connect(ctx context.Context, t Target, tokens []string, rooms, 
 	parts := make([]*part, len(r.Gens)+1)
 	for i := range parts {
 		parts[i] = &part{req: ConnectRequest{URL: t.WSURL(), SourceIPs: r.SourceIPs, Concurrency: conc}}
+		if mint != nil {
+			parts[i].req.MintURL, parts[i].req.KeepTokens = mint.url, mint.keep
+		}
 		if i < len(r.Gens) {
 			parts[i].gen = r.Gens[i]
 		} else {
@@ -164,6 +168,9 @@ func (r *Runner) connect(ctx context.Context, t Target, tokens []string, rooms, 
 		}
 		p.req.Tokens = append(p.req.Tokens, tok)
 		p.req.Rooms = append(p.req.Rooms, rooms[i])
+		if mint != nil {
+			p.req.MintUsers = append(p.req.MintUsers, mint.users[i])
+		}
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -190,8 +197,17 @@ func (r *Runner) connect(ctx context.Context, t Target, tokens []string, rooms, 
 	return total
 }
 
+// mintSpec has tokens minted by the generators during a connect: at url, for users.
+type mintSpec struct {
+	url   string
+	users []string
+	keep  int // tokens each generator returns, for the reuse check
+}
+
 func mergeConnect(total, res *ConnectResult) {
 	total.OK += res.OK
+	total.Minted = append(total.Minted, res.Minted...)
+	total.MintedRooms = append(total.MintedRooms, res.MintedRooms...)
 	total.Failed += res.Failed
 	for k, v := range res.Statuses {
 		total.Statuses[k] += v
@@ -365,7 +381,7 @@ func (r *Runner) Idle(ctx context.Context, t Target, n, roomSize, steps int) (*R
 	for s := 1; s <= steps; s++ {
 		hi := n * s / steps
 		lo := n * (s - 1) / steps
-		cr := r.connect(ctx, t, tokens[lo:hi], rooms[lo:hi], nil, r.ConnectConcurrency)
+		cr := r.connect(ctx, t, tokens[lo:hi], rooms[lo:hi], nil, r.ConnectConcurrency, nil)
 		hs.Merge(&cr.Handshake)
 		connected += cr.OK
 		if cr.Failed > 0 {
@@ -451,7 +467,7 @@ func (r *Runner) Fanout(ctx context.Context, t Target, n, senders int, rates []R
 	if err != nil {
 		return nil, err
 	}
-	cr := r.connect(ctx, t, tokens, rooms, sndr, r.ConnectConcurrency)
+	cr := r.connect(ctx, t, tokens, rooms, sndr, r.ConnectConcurrency, nil)
 	defer r.closeAll()
 	r.logf("  [%s fanout] %d members connected (%d failed)", t.Name(), cr.OK, cr.Failed)
 	var results []*Result
@@ -497,7 +513,7 @@ func (r *Runner) SmallRooms(ctx context.Context, t Target, nRooms, size int, per
 	if err != nil {
 		return nil, err
 	}
-	cr := r.connect(ctx, t, tokens, rooms, sndr, r.ConnectConcurrency)
+	cr := r.connect(ctx, t, tokens, rooms, sndr, r.ConnectConcurrency, nil)
 	defer r.closeAll()
 	r.logf("  [%s smallrooms] %d members connected (%d failed)", t.Name(), cr.OK, cr.Failed)
 	if cr.Failed > 0 {
@@ -645,11 +661,19 @@ func (r *Result) latency() Summary {
 	return *r.Latency
 }
 
-// Storm mints n tokens, then connects them all at once, conc handshakes in flight per
-// generator, and checks that a sample of them cannot be used again.
-func (r *Runner) Storm(ctx context.Context, t Target, n, roomSize, conc, reuseSample int) (*Result, error) {
-	res := newResult("storm", fmt.Sprintf("storm %d", n), t)
+// Storm connects n members at once, conc handshakes in flight per generator, and checks that
+// a sample of their tokens cannot be used again. Tokens are minted first, or, with
+// mintDuring, each member's just before its handshake (ivschatd: a signed CreateChatToken
+// call from the generator; the baseline's tokens cost nothing to make), so that the rate and
+// the server's CPU per connect include the minting.
+func (r *Runner) Storm(ctx context.Context, t Target, n, roomSize, conc, reuseSample int, mintDuring bool) (*Result, error) {
+	name := fmt.Sprintf("storm %d", n)
+	if mintDuring {
+		name += " minting"
+	}
+	res := newResult("storm", name, t)
 	res.Params["members"], res.Params["room_size"], res.Params["concurrency_per_generator"] = n, roomSize, conc
+	res.Params["mint_during"] = mintDuring
 	nRooms := (n + roomSize - 1) / roomSize
 	roomIDs, err := t.CreateRooms(ctx, nRooms)
 	if err != nil {
@@ -659,8 +683,13 @@ func (r *Runner) Storm(ctx context.Context, t Target, n, roomSize, conc, reuseSa
 	for i := range rooms {
 		rooms[i], names[i] = int32(i/roomSize), roomIDs[i/roomSize]
 	}
-	tokens, err := t.Tokens(ctx, names, users("storm-", n))
-	if err != nil {
+	userIDs := users("storm-", n)
+	var mint *mintSpec
+	tokens := names
+	it, minting := t.(*Ivschatd)
+	if minting = minting && mintDuring; minting {
+		mint = &mintSpec{url: it.BaseURL, users: userIDs, keep: reuseSample/max(len(r.Gens), 1) + 1}
+	} else if tokens, err = t.Tokens(ctx, names, userIDs); err != nil {
 		return nil, err
 	}
 	r.settle()
@@ -671,7 +700,7 @@ func (r *Runner) Storm(ctx context.Context, t Target, n, roomSize, conc, reuseSa
 		end = r.OnMeasure(res.Scenario, t, 5)
 	}
 	m := r.meter(t)
-	cr := r.connect(ctx, t, tokens, rooms, nil, conc)
+	cr := r.connect(ctx, t, tokens, rooms, nil, conc, mint)
 	if end != nil {
 		end()
 	}
@@ -683,6 +712,9 @@ func (r *Runner) Storm(ctx context.Context, t Target, n, roomSize, conc, reuseSa
 	res.Metrics["seconds"] = round3(secs)
 	if secs > 0 {
 		res.Metrics["connections_per_s"] = math.Round(float64(cr.OK) / secs)
+	}
+	if cpu := res.Metrics["server_cpu_s"]; cpu > 0 && cr.OK > 0 {
+		res.Metrics["server_cpu_us_per_connect"] = round1(cpu * 1e6 / float64(cr.OK))
 	}
 	hs := cr.Handshake.Summarize()
 	res.Handshake = &hs
@@ -698,18 +730,22 @@ func (r *Runner) Storm(ctx context.Context, t Target, n, roomSize, conc, reuseSa
 		res.problem("%d of %d members open after the storm", st.Open, n)
 	}
 	if t.SingleUse() && reuseSample > 0 {
+		used, usedRooms := tokens, rooms
+		if minting {
+			used, usedRooms = cr.Minted, cr.MintedRooms
+		}
 		sample := make([]string, 0, reuseSample)
 		srooms := make([]int32, 0, reuseSample)
-		for i := 0; i < reuseSample && i < n; i++ {
-			j := i * n / min(reuseSample, n)
-			sample = append(sample, tokens[j])
-			srooms = append(srooms, rooms[j])
+		for i := 0; i < reuseSample && i < len(used); i++ {
+			j := i * len(used) / min(reuseSample, len(used))
+			sample = append(sample, used[j])
+			srooms = append(srooms, usedRooms[j])
 		}
 		rr := r.Local.Connect(ctx, ConnectRequest{URL: t.WSURL(), Tokens: sample, Rooms: srooms, Concurrency: 16,
 			ExpectRefusal: true, SourceIPs: r.SourceIPs})
 		res.Metrics["reuse_checked"] = float64(len(sample))
 		res.Metrics["reuse_refused"] = float64(rr.OK)
-		if rr.OK != len(sample) {
+		if rr.OK != len(sample) || len(sample) < min(reuseSample, n) {
 			res.problem("%d of %d used tokens were not refused with 403: %v %v", len(sample)-rr.OK, len(sample), rr.Statuses, rr.Errors)
 		}
 	}

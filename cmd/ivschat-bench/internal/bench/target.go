@@ -215,35 +215,10 @@ func (m *Minter) Run(ctx context.Context, d time.Duration) MintResult {
 			Capabilities: []types.ChatTokenCapability{types.ChatTokenCapabilitySendMessage}}
 		call = func(ctx context.Context) error { _, err := c.CreateChatToken(ctx, in); return err }
 	default:
-		body, _ := json.Marshal(map[string]any{"roomIdentifier": m.Room, "userId": "bench-user",
-			"capabilities": []string{"SEND_MESSAGE"}})
-		sum := sha256.Sum256(body)
-		hash := hex.EncodeToString(sum[:])
-		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, DisableCompression: true}}
-		defer hc.CloseIdleConnections()
-		signer := v4.NewSigner()
-		creds := aws.Credentials{AccessKeyID: DevAccessKeyID, SecretAccessKey: DevSecretAccessKey}
-		url := m.BaseURL + "/CreateChatToken"
-		call = func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			if err := signer.SignHTTP(ctx, creds, req, hash, "ivschat", DevRegion, time.Now()); err != nil {
-				return err
-			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				return err
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"token"`)) {
-				return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
-			}
-			return nil
-		}
+		sm := newSignedMinter(m.BaseURL)
+		defer sm.close()
+		body, hash := tokenRequest(m.Room, "bench-user")
+		call = func(ctx context.Context) error { _, err := sm.mint(ctx, body, hash); return err }
 	}
 	start := time.Now()
 	for w := 0; w < max(m.Concurrency, 1); w++ {
@@ -264,4 +239,53 @@ func (m *Minter) Run(ctx context.Context, d time.Duration) MintResult {
 	wg.Wait()
 	return MintResult{Calls: calls.Load(), Errors: errs.Load(), Seconds: time.Since(start).Seconds(),
 		Latency: hist.snapshot(false), Sample: sample}
+}
+
+// signedMinter makes CreateChatToken calls signed with the SDK's SigV4 signer over a plain
+// net/http client: the least a real client must do.
+type signedMinter struct {
+	url    string
+	hc     *http.Client
+	signer *v4.Signer
+	creds  aws.Credentials
+}
+
+func newSignedMinter(baseURL string) *signedMinter {
+	return &signedMinter{url: baseURL + "/CreateChatToken",
+		hc:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, DisableCompression: true}},
+		signer: v4.NewSigner(), creds: aws.Credentials{AccessKeyID: DevAccessKeyID, SecretAccessKey: DevSecretAccessKey}}
+}
+
+func (m *signedMinter) close() { m.hc.CloseIdleConnections() }
+
+// tokenRequest is the body of a CreateChatToken call and its SHA-256, as the signer wants it.
+func tokenRequest(room, user string) (body []byte, hash string) {
+	body, _ = json.Marshal(map[string]any{"roomIdentifier": room, "userId": user, "capabilities": []string{"SEND_MESSAGE"}})
+	sum := sha256.Sum256(body)
+	return body, hex.EncodeToString(sum[:])
+}
+
+// mint makes one call and returns the token.
+func (m *signedMinter) mint(ctx context.Context, body []byte, hash string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := m.signer.SignHTTP(ctx, m.creds, req, hash, "ivschat", DevRegion, time.Now()); err != nil {
+		return "", err
+	}
+	resp, err := m.hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil || out.Token == "" {
+		return "", fmt.Errorf("CreateChatToken: HTTP %d: %.200s", resp.StatusCode, b)
+	}
+	return out.Token, nil
 }
