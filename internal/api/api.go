@@ -127,9 +127,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Metrics.Event(metrics.EventDisconnectUser)
 		}
 	}
-	// Never the body: it holds message text, attributes and tokens.
+	// Never the body: it holds message text, attributes and tokens. The duration is in
+	// milliseconds, a number in either log format (slog's Duration is nanoseconds in JSON).
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("operation", x.operation),
-		slog.String("account", x.account), slog.Int("status", x.status), slog.Duration("duration", took),
+		slog.String("account", x.account), slog.Int("status", x.status), slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.String("request_id", id))
 }
 

@@ -109,7 +109,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.URL == "" {
 		err = e.startEmbedded()
 	} else {
-		e.nc, err = nats.Connect(cfg.URL, append(e.connOptions(), nats.MaxReconnects(-1),
+		opts := append(e.connOptions(), e.connectionEvents()...)
+		e.nc, err = nats.Connect(cfg.URL, append(opts, nats.MaxReconnects(-1),
 			nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))...)
 	}
 	if err != nil {
@@ -368,8 +369,25 @@ func (e *Engine) errorHandler() nats.Option {
 		if sub != nil {
 			subject = sub.Subject
 		}
-		fmt.Fprintf(os.Stderr, "ivschatd: engine: %v (subscription %q)\n", err, subject)
+		e.cfg.Log.Warn("engine: NATS client error", "component", "nats-client", "err", err, "subject", subject)
 	})
+}
+
+// connectionEvents log an external cluster's connection going and coming back: while it is
+// gone, writes fail and reads fall back as docs/deployment.md says, and an operator wants
+// to see when and to which server it came back.
+func (e *Engine) connectionEvents() []nats.Option {
+	return []nats.Option{
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if e.closing.Load() {
+				return
+			}
+			e.cfg.Log.Warn("engine: disconnected from NATS; reconnecting", "component", "nats-client", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			e.cfg.Log.Info("engine: reconnected to NATS", "component", "nats-client", "server", nc.ConnectedUrlRedacted())
+		}),
+	}
 }
 
 // Healthy reports whether the engine connection is up.

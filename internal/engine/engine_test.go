@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"sort"
@@ -591,6 +594,73 @@ func TestDefaultReplicas(t *testing.T) {
 	t.Run("the embedded engine has one replica", func(t *testing.T) {
 		if got := openEngine(t, t.TempDir()).Replicas(); got != 1 {
 			t.Fatalf("Replicas() = %d, want 1", got)
+		}
+	})
+}
+
+// lockedBuffer is a log destination written by the NATS client's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestExternalConnectionLossIsLogged(t *testing.T) {
+	store := t.TempDir()
+	start := func(port int) *server.Server {
+		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: store, NoSigs: true, NoLog: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("NATS server did not start")
+		}
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		return ns
+	}
+	ns := start(-1)
+	port := ns.Addr().(*net.TCPAddr).Port
+	logs := &lockedBuffer{}
+	e, err := Open(context.Background(), Config{URL: ns.ClientURL(), Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	waitLog := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), want); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log:\n%s", want, logs)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Run("losing the server is a warning of the engine's log", func(t *testing.T) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		waitLog(`level=WARN msg="engine: disconnected from NATS; reconnecting" component=nats-client`)
+	})
+	t.Run("coming back says to which server", func(t *testing.T) {
+		start(port)
+		waitLog(fmt.Sprintf(`level=INFO msg="engine: reconnected to NATS" component=nats-client server=nats://127.0.0.1:%d`, port))
+	})
+	t.Run("closing the engine logs no loss", func(t *testing.T) {
+		before := strings.Count(logs.String(), "disconnected from NATS")
+		e.Close()
+		if after := strings.Count(logs.String(), "disconnected from NATS"); after != before {
+			t.Fatalf("Close logged a disconnect:\n%s", logs)
 		}
 	})
 }

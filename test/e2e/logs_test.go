@@ -73,10 +73,13 @@ func TestLogs(t *testing.T) {
 		return found
 	}
 
-	t.Run("a control-plane request is one line at info with operation, account, status, duration and the request id returned", func(t *testing.T) {
+	t.Run("a control-plane request is one line at info with operation, account, status, duration in milliseconds and the request id returned", func(t *testing.T) {
 		l := find("request", func(l map[string]any) bool { return l["operation"] == "CreateRoom" })
-		if l["level"] != "INFO" || l["account"] != "123456789012" || l["status"] != float64(200) || l["request_id"] != roomRequestID || l["duration"] == nil {
+		if l["level"] != "INFO" || l["account"] != "123456789012" || l["status"] != float64(200) || l["request_id"] != roomRequestID {
 			t.Errorf("line %v; request id returned %q", l, roomRequestID)
+		}
+		if ms, ok := l["duration_ms"].(float64); !ok || ms < 0 || ms > 60_000 {
+			t.Errorf("duration_ms %v, want milliseconds as a number", l["duration_ms"])
 		}
 	})
 	t.Run("a refused request says its status", func(t *testing.T) {
