@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+
 	"github.com/ivschatd/ivschatd/internal/chat"
 	"github.com/ivschatd/ivschatd/internal/service"
 )
@@ -15,6 +17,8 @@ var extensionOperations = map[string]operation{
 	"BanUser":   handle(body[chat.BanUserInput], (*svc).BanUser, viewBan),
 	"UnbanUser": handle(body[chat.UnbanUserInput], done((*svc).UnbanUser), emptyObject),
 	"ListBans":  handle(body[chat.RoomPageInput], (*svc).ListBans, viewBanPage),
+
+	"ListRoomMessages": handle(body[chat.ListRoomMessagesInput], (*svc).ListRoomMessages, viewMessagePage),
 }
 
 type banView struct {
@@ -44,4 +48,19 @@ func viewBanPage(p *service.Page[chat.Ban]) *listBansView {
 type listBansView struct {
 	Bans      []*banView `json:"bans"`
 	NextToken string     `json:"nextToken,omitempty"`
+}
+
+// listRoomMessagesView carries each kept message as the MESSAGE payload its members
+// received, byte for byte.
+type listRoomMessagesView struct {
+	Messages  []json.RawMessage `json:"messages"`
+	NextToken string            `json:"nextToken,omitempty"`
+}
+
+func viewMessagePage(p *service.Page[chat.KeptMessage]) *listRoomMessagesView {
+	out := &listRoomMessagesView{Messages: make([]json.RawMessage, len(p.Items)), NextToken: p.NextToken}
+	for i, m := range p.Items {
+		out.Messages[i] = m.Payload
+	}
+	return out
 }

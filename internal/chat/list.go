@@ -21,8 +21,13 @@ type PageRequest struct {
 }
 
 func (v *validator) page(maxResults *int, token *string) PageRequest {
-	p := PageRequest{MaxResults: DefaultMaxResults}
-	v.intRange("maxResults", maxResults, 1, MaxMaxResults)
+	return v.pageOf(maxResults, token, DefaultMaxResults, MaxMaxResults)
+}
+
+// pageOf is page for a list with its own default and largest page.
+func (v *validator) pageOf(maxResults *int, token *string, def, max int) PageRequest {
+	p := PageRequest{MaxResults: def}
+	v.intRange("maxResults", maxResults, 1, max)
 	if maxResults != nil {
 		p.MaxResults = *maxResults
 	}

@@ -71,6 +71,7 @@ type Engine struct {
 	health     jetstream.KeyValue
 	probeKey   string
 	chatLog    jetstream.Stream
+	history    jetstream.Stream
 	keys       *keyStore
 	guard      *writeGuard
 	// life ends when the engine closes; cancel ends it.
@@ -233,6 +234,9 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	}
 	e.probeKey = "probe." + rand.Text()
 	if err := e.openChatLogStream(ctx); err != nil {
+		return err
+	}
+	if err := e.openHistoryStream(ctx); err != nil {
 		return err
 	}
 	watchCtx := e.life

@@ -45,7 +45,7 @@ func (c *conn) handle(data []byte) {
 	case chat.ActionDeleteMessage:
 		id := chat.NewID()
 		event := chat.NewDeleteMessageEvent(id, req.RequestID, *req.ID, chat.Deref(req.Reason), now)
-		if err := c.gw.service.Deliver(ctx, room, chat.Encode(event)); err != nil {
+		if err := c.gw.service.DeliverDeletion(ctx, room, c.hub.state.Load().settings.History, *req.ID, chat.Encode(event)); err != nil {
 			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the event could not be delivered; retry")
 			return
 		}
@@ -123,7 +123,7 @@ func (c *conn) sendMessage(ctx context.Context, req *chat.Request, room *chat.Ro
 		content, attributes = v.Content, v.Attributes
 	}
 	msg := chat.NewMessage(id, req.RequestID, content, attributes, c.token, now)
-	if err := c.gw.service.Deliver(ctx, room, chat.Encode(msg)); err != nil {
+	if err := c.gw.service.DeliverMessage(ctx, room, c.hub.state.Load().settings.History, id, chat.Encode(msg)); err != nil {
 		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the message could not be delivered; retry")
 		return metrics.MessageFailed
 	}

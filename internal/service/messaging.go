@@ -151,7 +151,8 @@ func (s *Service) DeleteMessage(ctx context.Context, account string, in *chat.De
 		return "", err
 	}
 	id := chat.NewID()
-	return id, s.Deliver(ctx, room, chat.Encode(chat.NewDeleteMessageEvent(id, "", *in.ID, chat.Deref(in.Reason), s.now())))
+	event := chat.Encode(chat.NewDeleteMessageEvent(id, "", *in.ID, chat.Deref(in.Reason), s.now()))
+	return id, s.DeliverDeletion(ctx, room, room.Settings().History, *in.ID, event)
 }
 
 // DisconnectUser closes every connection of a user in a room.

@@ -101,6 +101,9 @@ func (s *Service) DeleteRoom(ctx context.Context, account string, in *chat.Ident
 	}
 	_ = s.broker.Publish(chat.RoomKey{Account: account, ID: a.ID}, chat.Signal{Kind: chat.SignalDeleted})
 	s.dropBans(ctx, account, a.ID)
+	// Like its bans, a deleted room's history would otherwise stay forever; one that cannot
+	// be dropped now is harmless, as its room is gone.
+	_ = s.engine.TrimHistory(ctx, chat.RoomKey{Account: account, ID: a.ID}, 0)
 	return nil
 }
 

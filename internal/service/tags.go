@@ -2,12 +2,15 @@ package service
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
 
 // updateTags changes the tags of a room or logging configuration atomically.
-func (s *Service) updateTags(ctx context.Context, account string, a chat.ARN, change func(map[string]string) (map[string]string, error)) error {
+// keys are the tag keys the change sets or removes.
+func (s *Service) updateTags(ctx context.Context, account string, a chat.ARN, keys []string, change func(map[string]string) (map[string]string, error)) error {
 	if err := s.owned(account, a); err != nil {
 		return err
 	}
@@ -20,6 +23,11 @@ func (s *Service) updateTags(ctx context.Context, account string, a chat.ARN, ch
 			return r, err
 		})
 		if err == nil {
+			// The kept messages fit the new ivschatd:history before any node serves it. Done
+			// whenever a request names the tag, so that a retry of one that failed here does it.
+			if slices.Contains(keys, chat.TagHistory) {
+				err = s.engine.TrimHistory(ctx, r.Key(), r.Settings().History)
+			}
 			// Tags switch extensions on and off: the room's nodes take the new settings at once.
 			_ = s.broker.Publish(r.Key(), chat.Signal{Kind: chat.SignalUpdated, Payload: chat.Encode(r)})
 		}
@@ -42,7 +50,7 @@ func (s *Service) TagResource(ctx context.Context, account string, in *chat.TagR
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	return s.updateTags(ctx, account, a, func(tags map[string]string) (map[string]string, error) {
+	return s.updateTags(ctx, account, a, slices.Collect(maps.Keys(in.Tags)), func(tags map[string]string) (map[string]string, error) {
 		if a.IsRoom() {
 			if err := chat.ValidateRoomTags(tags, in.Tags); err != nil {
 				return nil, err
@@ -64,7 +72,7 @@ func (s *Service) UntagResource(ctx context.Context, account string, in *chat.Un
 	if err := chat.ValidateTagKeys(keys, true); err != nil {
 		return err
 	}
-	return s.updateTags(ctx, account, a, func(tags map[string]string) (map[string]string, error) {
+	return s.updateTags(ctx, account, a, keys, func(tags map[string]string) (map[string]string, error) {
 		out := make(map[string]string, len(tags))
 		for k, v := range tags {
 			out[k] = v

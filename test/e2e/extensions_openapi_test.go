@@ -213,7 +213,7 @@ func extensionCall(t testing.TB, srv *server.Server, operation string, body any,
 
 func TestExtensionsOpenAPIDescribesEveryOperation(t *testing.T) {
 	doc := extensionsAPI(t)
-	for _, op := range []string{"BanUser", "UnbanUser", "ListBans"} {
+	for _, op := range []string{"BanUser", "UnbanUser", "ListBans", "ListRoomMessages"} {
 		t.Run(op+" is described", func(t *testing.T) {
 			if o, ok := doc.Paths["/ivschatd/"+op]["post"]; !ok || o.OperationID != op {
 				t.Fatalf("no POST /ivschatd/%s with operationId %s", op, op)
