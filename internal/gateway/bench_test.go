@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,30 +15,62 @@ var benchPayload = chat.Encode(chat.NewMessage("AbCdEfGhIjKl", "req-1", fmt.Spri
 	map[string]string{"k": "v"}, &chat.Token{UserID: "sender", Attributes: map[string]string{"name": "Sender"}}, time.Now()))
 
 // BenchmarkFanOut is a node's whole path for a signal it publishes: the broker hands it to
-// the gateway, which frames it once and queues it for every member of the room here.
+// the gateway, which frames it once and has its room's shard writers write it into every
+// member's socket (loopback TCP, read by a goroutine that counts the bytes). The clock stops
+// when every member has read every frame.
 func BenchmarkFanOut(b *testing.B) {
 	for _, members := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
 			broker := chat.NewMemoryBus().Node()
-			g := testNode(broker, Config{QueueFrames: 1 << 30})
+			cfg := DefaultConfig()
+			cfg.QueueFrames = 1 << 30
+			g := testNode(broker, cfg)
 			room := testRoom(100)
-			conns := make([]*conn, members)
-			for i := range conns {
-				conns[i] = testMember(b, g, room, fmt.Sprint("u", i))
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			var read atomic.Int64
+			for i := range members {
+				client, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer client.Close()
+				server, err := ln.Accept()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := testMember(b, g, room, fmt.Sprint("u", i))
+				c.token.SessionExpirationTime = time.Now().Add(time.Hour)
+				if !c.attach(server) {
+					b.Fatal("attach")
+				}
+				defer c.teardown()
+				go func() {
+					buf := make([]byte, 64<<10)
+					for {
+						n, err := client.Read(buf)
+						read.Add(int64(n))
+						if err != nil {
+							return
+						}
+					}
+				}()
 			}
 			sig := chat.Signal{Kind: chat.SignalDeliver, Payload: benchPayload}
+			want := int64(len(frame(opText, benchPayload))) * int64(members)
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := range b.N {
+			for range b.N {
 				if err := broker.Publish(room.Key(), sig); err != nil {
 					b.Fatal(err)
 				}
-				if i%256 == 255 { // members that never write: empty their queues now and then
-					b.StopTimer()
-					for _, c := range conns {
-						c.pending = c.pending[:0]
-					}
-					b.StartTimer()
+			}
+			for deadline := time.Now().Add(time.Minute); read.Load() < want*int64(b.N); time.Sleep(100 * time.Microsecond) {
+				if time.Now().After(deadline) {
+					b.Fatalf("read %d of %d bytes", read.Load(), want*int64(b.N))
 				}
 			}
 			b.ReportMetric(float64(b.N*members)/b.Elapsed().Seconds(), "deliveries/s")

@@ -7,9 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -18,23 +18,38 @@ import (
 )
 
 // conn is one member's WebSocket. Its reader goroutine handles the client's requests. Frames
-// for the client wait in a bounded queue; a writer goroutine runs only while the queue is not
-// empty and takes everything pending in one vectored write, so an idle member holds no writer
-// and no queue memory, and a member that falls behind catches up in few syscalls.
+// for the client are written by its room's shard writer straight into the socket while the
+// socket takes them (fanout.go). Only what a socket would not take waits in the member's own
+// bounded queue, written by a writer goroutine of its own that runs while the queue is not
+// empty, everything pending in one vectored write; so an idle member holds no writer and no
+// queue memory, and a member that falls behind catches up in few syscalls.
 type conn struct {
 	gw     *Gateway
 	raw    net.Conn
+	rc     syscall.RawConn // raw's descriptor, for the shard writer's non-blocking writes; nil for TLS
 	hub    *hub
 	token  *chat.Token
 	ip     string
 	expiry *time.Timer
 
+	// shard is the member's place in its room's fan-out, set once when it joins; slot,
+	// joinGen, joinAt and joinFrames are guarded by shard.mu, ownIdx is the shard writer's.
+	shard      *fanShard
+	slot       int
+	joinGen    uint64
+	joinAt     int
+	joinFrames int
+	ownIdx     []int32
+
 	mu sync.Mutex // guards the fields below
-	// pending frames wait here for the writer; spare is the writer's batch, kept for reuse.
+	// pending holds what the socket has not taken yet, for the member's own writer (pieces of
+	// the shard's buffers, each one or more whole frames, or the rest of one); queued counts
+	// its frames; spare is the writer's batch, kept for reuse.
 	pending, spare [][]byte
+	queued         int
 	attached       bool   // the handshake is done and raw is set
-	writing        bool   // a writer goroutine is running
-	closeQueued    bool   // a close frame is queued: nothing more is sent
+	writing        bool   // the member's own writer goroutine is running
+	closeQueued    bool   // a close frame is queued or written: nothing more is sent
 	dead           bool   // torn down
 	why            string // why the connection ends, for the log; the first reason given stays
 	// endRequest cancels the context of the request being handled, if any.
@@ -51,27 +66,47 @@ type conn struct {
 	messageDue time.Time
 }
 
-// enqueue queues a frame without blocking; false means the queue is full and the client
-// must be dropped.
+// enqueue queues a frame for this member alone, after everything queued for it so far,
+// without blocking; false means the queue is full and the client must be dropped. A member
+// of a room queues through its shard, whose writer drops it if it has fallen too far behind.
 func (c *conn) enqueue(f []byte) bool {
-	c.mu.Lock()
-	if c.dead || c.closeQueued {
-		c.mu.Unlock()
+	if c.shard != nil {
+		c.shard.send(c, f)
 		return true
 	}
-	if len(c.pending) >= c.gw.cfg.QueueFrames {
-		c.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead || c.closeQueued {
+		return true
+	}
+	if c.queued >= c.gw.cfg.QueueFrames {
 		return false
 	}
 	c.pending = append(c.pending, f)
+	c.queued++
 	c.closeQueued = isClose(f)
-	start := c.attached && !c.writing
-	c.writing = c.writing || start
-	c.mu.Unlock()
-	if start {
+	c.startWriter()
+	return true
+}
+
+// startWriter starts the member's own writer if frames wait and none runs; c.mu is held.
+func (c *conn) startWriter() {
+	if c.attached && !c.writing && len(c.pending) > 0 {
+		c.writing = true
 		go c.flush()
 	}
-	return true
+}
+
+// closeWritten completes our half of the close handshake once the close frame is written: if
+// the client's close came first, the connection is done (true); otherwise the client has the
+// close grace to answer.
+func (c *conn) closeWritten() (done bool) {
+	c.closeSent.Store(true)
+	if c.peerClosed.Load() {
+		return true
+	}
+	_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.CloseGrace))
+	return false
 }
 
 // closeWith ends the connection cleanly: the close frame follows every frame queued before
@@ -181,27 +216,24 @@ func (c *conn) attach(raw net.Conn) bool {
 		return false
 	}
 	c.raw, c.attached = raw, true
+	if sc, ok := raw.(syscall.Conn); ok {
+		c.rc, _ = sc.SyscallConn()
+	}
 	c.expiry = time.AfterFunc(time.Until(c.token.SessionExpirationTime), func() {
 		c.sendError("", "", chat.CodeUnauthorized, "the chat session has expired; connect again with a new token")
 		c.closeWith(closeNormal, "session expired")
 	})
-	start := len(c.pending) > 0 && !c.writing
-	c.writing = c.writing || start
+	c.startWriter()
 	c.mu.Unlock()
-	if start {
-		go c.flush()
-	}
 	return true
 }
 
 // maxSpare is the largest batch capacity a connection keeps between bursts.
 const maxSpare = 64
 
-// flush writes pending frames until none are left, then exits.
+// flush is the member's own writer, while its socket would not take everything at once: it
+// writes what is queued, in one vectored write at a time, until nothing is left, then exits.
 func (c *conn) flush() {
-	// Let the broadcast that started this writer go on queueing first: under load the next
-	// frames join this write instead of costing a syscall each.
-	runtime.Gosched()
 	for {
 		c.mu.Lock()
 		if c.dead || len(c.pending) == 0 {
@@ -213,10 +245,11 @@ func (c *conn) flush() {
 			return
 		}
 		batch := c.pending
-		c.pending = c.spare[:0]
+		c.pending, c.queued = c.spare[:0], 0
+		// Nothing is queued after a close frame, so a batch taken once it is queued ends with it.
+		closing := c.closeQueued
 		c.mu.Unlock()
 
-		closing := isClose(batch[len(batch)-1])
 		_ = c.raw.SetWriteDeadline(time.Now().Add(c.gw.cfg.WriteTimeout))
 		bufs := net.Buffers(batch)
 		_, err := bufs.WriteTo(c.raw)
@@ -229,15 +262,10 @@ func (c *conn) flush() {
 			return
 		}
 		if closing {
-			// Nothing follows a close frame. If the client's close came first, the handshake is
-			// complete; otherwise wait for it, but not forever. The writer stays marked as
-			// running so that no other starts.
-			c.closeSent.Store(true)
-			if c.peerClosed.Load() {
+			// The writer stays marked as running, so that no other starts.
+			if c.closeWritten() {
 				c.teardown()
-				return
 			}
-			_ = c.raw.SetReadDeadline(time.Now().Add(c.gw.cfg.CloseGrace))
 			return
 		}
 	}

@@ -348,9 +348,7 @@ func (g *Gateway) Shutdown(ctx context.Context) {
 	close(g.stop)
 	bye := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeUnauthorized,
 		"the server is shutting down; connect again with a new token")))
-	g.eachHub(func(h *hub) {
-		h.each(func(c *conn) { c.enqueue(bye) })
-	})
+	g.eachHub(func(h *hub) { h.broadcast(bye) })
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
 	drain := time.NewTimer(g.cfg.DrainTimeout)

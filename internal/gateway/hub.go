@@ -17,6 +17,10 @@ type hub struct {
 
 	mu      sync.RWMutex
 	members map[*conn]struct{}
+	joined  int // members ever joined, to spread them over the shards; guarded by mu
+
+	// shards are the room's fan-out on this node (fanout.go).
+	shards []*fanShard
 
 	// dispatchMu makes the room's signals reach every local member in one order, whether a
 	// signal comes from this node's own publishers or from another node.
@@ -66,7 +70,7 @@ func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
 	defer sh.mu.Unlock()
 	h := sh.hubs[key]
 	if h == nil {
-		h = &hub{gw: g, key: key, members: map[*conn]struct{}{}}
+		h = &hub{gw: g, key: key, members: map[*conn]struct{}{}, shards: newFanShards()}
 		h.state.Store(newRoomState(room))
 		if err := g.broker.Subscribe(key); err != nil {
 			return false, err
@@ -76,6 +80,9 @@ func (g *Gateway) join(c *conn, room *chat.Room) (fresh bool, err error) {
 		fresh = true
 	}
 	h.mu.Lock()
+	// The member has its shard before anyone can find it among the members.
+	h.shards[(h.joined/fanBlock)%len(h.shards)].add(c)
+	h.joined++
 	h.members[c] = struct{}{}
 	h.mu.Unlock()
 	c.hub = h
@@ -100,6 +107,7 @@ func (h *hub) leave(c *conn) {
 	delete(h.members, c)
 	empty := len(h.members) == 0
 	h.mu.Unlock()
+	c.shard.remove(c)
 	if empty && sh.hubs[h.key] == h {
 		delete(sh.hubs, h.key)
 		h.gw.rooms.Add(-1)
@@ -128,23 +136,15 @@ func (h *hub) list(keep func(*conn) bool) []*conn {
 	return out
 }
 
-// broadcast queues one frame for every member. Members whose queue is full are dropped after
-// the loop, so a slow reader never holds up the room.
-// It returns how many members it queued the frame for.
+// broadcast queues one frame for every member, once per shard; the shards' writers drop
+// members that have fallen too far behind, so a slow reader never holds up the room. It
+// returns how many members the frame is queued for.
 func (h *hub) broadcast(f []byte) int {
-	var slow []*conn
-	queued := 0
-	h.each(func(c *conn) {
-		if c.enqueue(f) {
-			queued++
-		} else {
-			slow = append(slow, c)
-		}
-	})
-	for _, c := range slow {
-		c.dropSlow("outbound queue full: the client is not reading")
+	n := 0
+	for _, s := range h.shards {
+		n += s.broadcast(f)
 	}
-	return queued
+	return n
 }
 
 // HandleSignal hands a room's signal to the room's members on this node, if any: the
@@ -179,12 +179,10 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 		}
 	case chat.SignalDeleted:
 		f := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeNotFound, "the room has been deleted")))
-		members := h.list(nil)
-		for _, c := range members {
-			c.enqueue(f)
+		h.gw.metrics.Delivered(h.broadcast(f))
+		for _, c := range h.list(nil) {
 			c.closeWith(closeNormal, "room deleted")
 		}
-		h.gw.metrics.Delivered(len(members))
 	}
 }
 

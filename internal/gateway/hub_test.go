@@ -28,11 +28,33 @@ func testMember(t testing.TB, g *Gateway, room *chat.Room, user string) *conn {
 	return c
 }
 
-// queued is what a member has been sent and not yet written.
-func (c *conn) queued() [][]byte {
+// waiting is what a member has been sent and not yet written, once its room's shard writers
+// have handed out everything queued: the frames one after another.
+func (c *conn) waiting(t testing.TB) []byte {
+	t.Helper()
+	settle(t, c.hub)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([][]byte(nil), c.pending...)
+	return bytes.Join(c.pending, nil)
+}
+
+// settle waits until the room's shard writers have nothing left to hand out.
+func settle(t testing.TB, h *hub) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		busy := false
+		for _, s := range h.shards {
+			s.mu.Lock()
+			busy = busy || s.writing
+			s.mu.Unlock()
+		}
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the room's shard writers never finished")
+		}
+	}
 }
 
 func testRoom(rate int) *chat.Room {
@@ -55,14 +77,18 @@ func TestRoomSignalsOnTheBus(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		want := [][]byte{frame(opText, []byte(`"one"`)), frame(opText, []byte(`"two"`))}
+		want := append(frame(opText, []byte(`"one"`)), frame(opText, []byte(`"two"`))...)
 		for _, m := range members {
-			got := m.queued()
-			if len(got) != len(want) || !bytes.Equal(got[0], want[0]) || !bytes.Equal(got[1], want[1]) {
+			if got := m.waiting(t); !bytes.Equal(got, want) {
 				t.Fatalf("member %s got %q, want %q", m.token.UserID, got, want)
 			}
 		}
-		if q0, q1 := members[0].queued(), members[1].queued(); &q0[0][0] != &q1[0][0] {
+		members[0].mu.Lock()
+		members[1].mu.Lock()
+		shared := &members[0].pending[0][0] == &members[1].pending[0][0]
+		members[1].mu.Unlock()
+		members[0].mu.Unlock()
+		if !shared {
 			t.Fatal("two members of one node got separate copies of one frame")
 		}
 	})
@@ -77,15 +103,15 @@ func TestRoomSignalsOnTheBus(t *testing.T) {
 		if err := a.Publish(room.Key(), deliver(`"m"`)); err != nil {
 			t.Fatal(err)
 		}
-		if len(m.queued()) != 0 || gb.Connections() != 0 {
+		if len(m.waiting(t)) != 0 || gb.Connections() != 0 {
 			t.Fatal("a member that left still gets the room's signals")
 		}
 		again := testMember(t, gb, room, "b")
 		if err := a.Publish(room.Key(), deliver(`"n"`)); err != nil {
 			t.Fatal(err)
 		}
-		if got := again.queued(); len(got) != 1 {
-			t.Fatalf("a member who joined again got %q", got)
+		if got, want := again.waiting(t), frame(opText, []byte(`"n"`)); !bytes.Equal(got, want) {
+			t.Fatalf("a member who joined again got %q, want %q", got, want)
 		}
 	})
 }
@@ -118,8 +144,11 @@ func TestSignalsThatCloseMembersDropThoseWhoseQueueIsFull(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the signal never finished: dropping the member waited on the lock the signal held")
 			}
-			if len(c.hub.list(nil)) != 0 || gw.Connections() != 0 {
-				t.Fatalf("the member was not dropped: %d members, %d connections", len(c.hub.list(nil)), gw.Connections())
+			// The room's shard writer drops the member once it finds the queue full.
+			for deadline := time.Now().Add(10 * time.Second); len(c.hub.list(nil)) != 0 || gw.Connections() != 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the member was not dropped: %d members, %d connections", len(c.hub.list(nil)), gw.Connections())
+				}
 			}
 		})
 	}
