@@ -8,7 +8,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -65,15 +64,15 @@ type Engine struct {
 	// key's TTL, in the engine.
 	Bans *Table[chat.Ban]
 
-	usedTokens jetstream.KeyValue
-	rates      *roomRates
-	userRates  *roomRates
-	health     jetstream.KeyValue
-	probeKey   string
-	chatLog    jetstream.Stream
-	history    jetstream.Stream
-	keys       *keyStore
-	guard      *writeGuard
+	tokens    *tokenClaims
+	rates     *roomRates
+	userRates *roomRates
+	health    jetstream.KeyValue
+	probeKey  string
+	chatLog   jetstream.Stream
+	history   jetstream.Stream
+	keys      *keyStore
+	guard     *writeGuard
 	// life ends when the engine closes; cancel ends it.
 	life    context.Context
 	cancel  context.CancelFunc
@@ -195,11 +194,16 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 		return err
 	}
 	// Per-key TTLs let each used token's record expire with the token itself.
-	if e.usedTokens, err = bucket(bucketUsedTokens, 1, func(kc *jetstream.KeyValueConfig) {
-		kc.LimitMarkerTTL = time.Minute
-	}); err != nil {
-		return err
+	var usedTokens []jetstream.KeyValue
+	for _, name := range usedTokenBuckets(e.cfg.Replicas) {
+		kv, err := bucket(name, 1, func(kc *jetstream.KeyValueConfig) { kc.LimitMarkerTTL = time.Minute })
+		if err != nil {
+			return err
+		}
+		usedTokens = append(usedTokens, kv)
 	}
+	e.tokens = newTokenClaims(usedTokens, e.guard)
+	go e.tokens.spreadLeaders(e.life, e.nc, e.js, e.cfg.Log)
 	bans, err := bucket(bucketBans, 1, func(kc *jetstream.KeyValueConfig) {
 		kc.LimitMarkerTTL = time.Minute
 	})
@@ -280,55 +284,12 @@ func (e *Engine) RefreshKeyring(ctx context.Context) {
 func (e *Engine) RotateSealingKey(ctx context.Context) error { return e.keys.rotate(ctx) }
 
 // ClaimToken records the single use of a token. Exactly one caller across the cluster gets
-// true for a given token id; the record expires with the token.
-//
-// A claim is a write, so it needs the used-token bucket's leader. When that leader is lost,
-// the bucket answers nothing until its replicas elect another; rather than one long wait,
-// each attempt is short and the claim is tried again until ctx ends, so that it goes through
-// as soon as the new leader is there. An attempt whose answer was lost may still have been
-// stored: each claim stores its own nonce, and finding it means the claim is this caller's.
+// true for a given token id; the record expires with the token. It is tried until ctx ends:
+// an error means the engine could not record the use in time (see tokens.go for how a claim
+// goes on while a NATS server is lost).
 func (e *Engine) ClaimToken(ctx context.Context, tokenID string, expires time.Time) (bool, error) {
-	ttl := time.Until(expires) + time.Minute
-	if ttl < time.Second {
-		ttl = time.Second
-	}
-	nonce := []byte(rand.Text())
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, claimAttempt)
-		err := e.guard.write(actx, func(ctx context.Context) error {
-			_, err := e.usedTokens.Create(ctx, tokenID, nonce, jetstream.KeyTTL(ttl))
-			return err
-		})
-		cancel()
-		if err == nil {
-			return true, nil
-		}
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			if attempt == 0 {
-				return false, nil
-			}
-			entry, gerr := e.usedTokens.Get(ctx, tokenID)
-			if gerr == nil {
-				return bytes.Equal(entry.Value(), nonce), nil
-			}
-			// A replica that has not got the record yet answered: ask again.
-		} else if errors.Is(err, ErrStoreUnwritable) {
-			return false, fmt.Errorf("engine: claim token: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return false, fmt.Errorf("engine: claim token: %w (last attempt: %v)", ctx.Err(), err)
-		case <-time.After(claimRetryPause):
-		}
-	}
+	return e.tokens.claim(ctx, tokenID, expires)
 }
-
-// claimAttempt bounds one attempt at a token claim; a write normally takes milliseconds.
-// claimRetryPause spaces the attempts while a leader is being elected.
-const (
-	claimAttempt    = 500 * time.Millisecond
-	claimRetryPause = 50 * time.Millisecond
-)
 
 // defaultReplicas is the replication factor for an external NATS that was given none: 3
 // when the server is part of a cluster of three or more (as its INFO tells, with the

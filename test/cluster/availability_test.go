@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -35,9 +37,59 @@ type probe struct {
 	call func(ctx context.Context, n *node) error
 }
 
+// connectLog records every connection a probe made during a fault: how long its handshake
+// took and how it ended.
+type connectLog struct {
+	mu       sync.Mutex
+	connects []connectTry
+}
+
+type connectTry struct {
+	took   time.Duration
+	status int    // 101, a refusal's status, or 0 if no answer came
+	body   string // a refusal's text
+	err    error
+}
+
+func (l *connectLog) add(c connectTry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.connects = append(l.connects, c)
+}
+
+// expect fails the test unless every connection opened or was refused promptly with the 503
+// that says the token could not be checked, none waited past the handshake's bound, and most
+// opened.
+func (l *connectLog) expect(t *testing.T, bound time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	opened, refused := 0, 0
+	var longest time.Duration
+	for _, c := range l.connects {
+		longest = max(longest, c.took)
+		switch {
+		case c.status == http.StatusSwitchingProtocols:
+			opened++
+		case c.status == http.StatusServiceUnavailable && strings.Contains(c.body, "could not be checked"):
+			refused++
+		default:
+			t.Errorf("a connection during the fault ended with %d %q (%v) after %v; want 101, or 503 saying the token could not be checked",
+				c.status, c.body, c.err, c.took.Round(time.Millisecond))
+		}
+		if c.took > bound {
+			t.Errorf("a connection during the fault waited %v for its answer (%d); the handshake's bound is %v", c.took.Round(time.Millisecond), c.status, bound)
+		}
+	}
+	t.Logf("figure: connections during the fault: %d opened, %d refused with 503, longest handshake %v",
+		opened, refused, longest.Round(10*time.Millisecond))
+	if opened*4 < len(l.connects)*3 {
+		t.Errorf("only %d of %d connections during the fault opened; want most", opened, len(l.connects))
+	}
+}
+
 // probes are the calls a client of one room makes: minting a token, connecting with one
-// (minted before the fault), reading the room, and a write.
-func probes(t *testing.T, nodes []*node, roomARN *string) []probe {
+// (minted before the fault), reading the room, and a write. Every connection is logged.
+func probes(t *testing.T, nodes []*node, roomARN *string, connects *connectLog) []probe {
 	// Tokens are minted up front, so that a connection measures the handshake alone.
 	tokens := map[*node]chan string{}
 	for _, n := range nodes {
@@ -58,15 +110,22 @@ func probes(t *testing.T, nodes []*node, roomARN *string) []probe {
 			default:
 				return nil // out of tokens: the fault has lasted long enough to tell
 			}
-			// As long as the test allows a connect to wait (the used-token bucket may be
-			// electing a leader), so that a slow handshake is measured, not cut off.
+			// Longer than the server's bound on a handshake (5 s), so that a connection that
+			// waits for the engine is measured, not cut off.
 			d := websocket.Dialer{Subprotocols: []string{token}, HandshakeTimeout: 10 * time.Second}
+			began := time.Now()
 			ws, resp, err := d.DialContext(ctx, n.ws, nil)
-			if err != nil {
-				if resp != nil {
-					return fmt.Errorf("handshake %d", resp.StatusCode)
+			try := connectTry{took: time.Since(began), err: err}
+			if resp != nil {
+				try.status = resp.StatusCode
+				if err != nil {
+					b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+					try.body = string(b)
 				}
-				return err
+			}
+			connects.add(try)
+			if err != nil {
+				return fmt.Errorf("handshake %d %s: %w", try.status, strings.TrimSpace(try.body), err)
 			}
 			return ws.Close()
 		}},
