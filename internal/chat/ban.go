@@ -11,7 +11,6 @@ const (
 	MinBanSeconds = 1
 	// MaxBanSeconds is a year; a longer ban is a ban until UnbanUser.
 	MaxBanSeconds = 31_536_000
-	maxUserIDLen  = 128
 )
 
 // Ban keeps a user out of a room: no token for the room is issued to the user, and no token
@@ -110,11 +109,4 @@ func (in *RoomPageInput) Validate() (ARN, PageRequest, error) {
 	room, _ := v.arnOf("roomIdentifier", in.RoomIdentifier, arnRoom)
 	p := v.page(in.MaxResults, in.NextToken)
 	return room, p, v.err()
-}
-
-// userID checks a required user id: 1–128 characters, as CreateChatToken's.
-func (v *validator) userID(id *string) {
-	if v.required("userId", id != nil) {
-		v.length("userId", *id, 1, maxUserIDLen)
-	}
 }

@@ -162,9 +162,7 @@ type DisconnectUserInput struct {
 func (in *DisconnectUserInput) Validate() (ARN, error) {
 	var v validator
 	room, _ := v.arnOf("roomIdentifier", in.RoomIdentifier, arnRoom)
-	if v.required("userId", in.UserID != nil) {
-		v.length("userId", *in.UserID, 1, MaxUserIDLength)
-	}
+	v.userID(in.UserID)
 	if in.Reason != nil {
 		v.length("reason", *in.Reason, 1, MaxReasonLength)
 	}

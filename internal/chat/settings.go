@@ -195,5 +195,5 @@ func ValidateRoomTags(existing, add map[string]string) error {
 // SlowModeMessage is the ERROR 429 a user gets for a send beyond the room's slow mode.
 func SlowModeMessage(r UserRate, retry time.Time) string {
 	return fmt.Sprintf("slow mode: each user may send %d messages per %d seconds in this room; you may send again at %s",
-		r.Messages, int(r.Per/time.Second), retry.UTC().Format("2006-01-02T15:04:05.000Z"))
+		r.Messages, int(r.Per/time.Second), retry.UTC().Format(TimeLayout))
 }

@@ -45,9 +45,7 @@ type CreateChatTokenInput struct {
 func (in *CreateChatTokenInput) Validate() (ARN, error) {
 	var v validator
 	room, _ := v.arnOf("roomIdentifier", in.RoomIdentifier, arnRoom)
-	if v.required("userId", in.UserID != nil) {
-		v.length("userId", *in.UserID, 1, MaxUserIDLength)
-	}
+	v.userID(in.UserID)
 	for _, c := range in.Capabilities {
 		switch c {
 		case CapabilitySendMessage, CapabilityDisconnectUser, CapabilityDeleteMessage:

@@ -57,6 +57,13 @@ func (v *validator) intRange(name string, n *int, min, max int) {
 	}
 }
 
+// userID checks a required userId member: 1 to MaxUserIDLength characters.
+func (v *validator) userID(id *string) {
+	if v.required("userId", id != nil) {
+		v.length("userId", *id, 1, MaxUserIDLength)
+	}
+}
+
 func (v *validator) required(name string, present bool) bool {
 	if !present {
 		v.fail(name, "is required")
