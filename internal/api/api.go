@@ -139,9 +139,9 @@ func (h *Handler) serve(w *exchange, r *http.Request) {
 	if h.limits.BodyTimeout > 0 {
 		_ = rc.SetReadDeadline(time.Now().Add(h.limits.BodyTimeout))
 	}
-	name, op, c, werr := h.route(r)
-	if werr != nil {
-		refuseUnread(w, r, rc, werr)
+	name, op, c, err := h.route(r)
+	if err != nil {
+		refuseUnread(w, r, rc, err)
 		return
 	}
 	w.operation = name
@@ -149,16 +149,16 @@ func (h *Handler) serve(w *exchange, r *http.Request) {
 	// stranger cannot make the server hold a body.
 	claim, err := h.verifier.Check(r)
 	if err != nil {
-		refuseUnread(w, r, rc, toWire(err))
+		refuseUnread(w, r, rc, err)
 		return
 	}
 	if r.ContentLength > MaxBodyBytes {
-		refuseUnread(w, r, rc, requestError(reasonOther, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)))
+		refuseUnread(w, r, rc, errBodyTooLarge)
 		return
 	}
-	body, werr := h.readBody(w, r)
-	if werr != nil {
-		refuseUnread(w, r, rc, werr)
+	body, err := h.readBody(w, r)
+	if err != nil {
+		refuseUnread(w, r, rc, err)
 		return
 	}
 	err = claim.Verify(body)
@@ -206,13 +206,11 @@ func reservation(r *http.Request) int64 {
 
 // readBody reads the body of a request whose headers passed, within the pending-bytes bound.
 // On success the body's reservation is held for the caller to give back after verifying it.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *wireError) {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	n := reservation(r)
 	if h.pendingBodyBytes.Add(n) > h.limits.MaxPendingBodyBytes {
 		h.pendingBodyBytes.Add(-n)
-		w.Header().Set("Retry-After", "1")
-		return nil, &wireError{status: http.StatusServiceUnavailable, code: "ServiceUnavailableException",
-			body: map[string]any{"message": "the server is reading as many request bodies as it allows; retry shortly"}}
+		return nil, &chat.Error{Kind: chat.KindUnavailable, Message: "the server is reading as many request bodies as it allows; retry shortly"}
 	}
 	var body []byte
 	var err error
@@ -231,28 +229,30 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *wir
 	var netErr net.Error
 	switch {
 	case errors.As(err, &tooBig):
-		return nil, requestError(reasonOther, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
+		return nil, errBodyTooLarge
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return nil, &wireError{status: http.StatusRequestTimeout, code: "RequestTimeoutException",
-			body: map[string]any{"message": fmt.Sprintf("the request body did not arrive within %s of its headers", h.limits.BodyTimeout)}}
+		return nil, chat.Errorf(chat.KindTimeout, "the request body did not arrive within %s of its headers", h.limits.BodyTimeout)
 	}
-	return nil, requestError(reasonOther, "the request body could not be read")
+	return nil, &chat.Error{Kind: chat.KindValidation, Message: "the request body could not be read"}
 }
+
+// errBodyTooLarge refuses a body over MaxBodyBytes.
+var errBodyTooLarge = chat.Errorf(chat.KindTooLarge, "the request body is larger than %d bytes", MaxBodyBytes)
 
 // refuseUnread answers a request whose body will not be read. If it has one, the connection
 // closes after the answer: net/http would otherwise first read up to 256 KiB of it, for as
 // long as the client cares to take.
-func refuseUnread(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, e *wireError) {
+func refuseUnread(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, err error) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 		_ = rc.SetReadDeadline(time.Now())
 	}
-	e.write(w)
+	toWire(err).write(w)
 }
 
 // route finds the operation of a request from its method and escaped path. The tag routes
 // carry a percent-encoded ARN in one path segment, so routing must not look at the decoded path.
-func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) {
+func (h *Handler) route(r *http.Request) (string, operation, *call, error) {
 	path := r.URL.EscapedPath()
 	if rest, isTags := strings.CutPrefix(path, "/tags/"); isTags {
 		t, found := tagOperations[r.Method]
@@ -261,13 +261,13 @@ func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) 
 		}
 		arn, err := url.PathUnescape(rest)
 		if err != nil || !utf8.ValidString(arn) {
-			return "", nil, nil, toWire(chat.Invalid(chat.FieldError{Name: "resourceArn", Message: "the path label is not a valid percent-encoded ARN"}))
+			return "", nil, nil, chat.Invalid(chat.FieldError{Name: "resourceArn", Message: "the path label is not a valid percent-encoded ARN"})
 		}
 		c := &call{resourceARN: arn}
 		if r.Method == http.MethodDelete {
 			q, err := url.ParseQuery(r.URL.RawQuery)
 			if err != nil {
-				return "", nil, nil, toWire(chat.Invalid(chat.FieldError{Name: "tagKeys", Message: "the query string is not valid percent-encoding"}))
+				return "", nil, nil, chat.Invalid(chat.FieldError{Name: "tagKeys", Message: "the query string is not valid percent-encoding"})
 			}
 			c.tagKeys = q["tagKeys"]
 		}
@@ -280,8 +280,7 @@ func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) 
 	}
 	op, found := table[name]
 	if !found {
-		return "", nil, nil, &wireError{status: http.StatusNotFound, code: "UnknownOperationException",
-			body: map[string]any{"message": fmt.Sprintf("no operation at %s %s", r.Method, path), "reason": reasonUnknownOperation}}
+		return "", nil, nil, chat.Errorf(chat.KindUnknownOperation, "no operation at %s %s", r.Method, path)
 	}
 	if r.Method != http.MethodPost {
 		return "", nil, nil, methodNotAllowed(r.Method, path)
@@ -289,9 +288,8 @@ func (h *Handler) route(r *http.Request) (string, operation, *call, *wireError) 
 	return prefix + name, op, &call{}, nil
 }
 
-func methodNotAllowed(method, path string) *wireError {
-	return &wireError{status: http.StatusMethodNotAllowed, code: "UnknownOperationException",
-		body: map[string]any{"message": fmt.Sprintf("%s is not allowed on %s", method, path), "reason": reasonUnknownOperation}}
+func methodNotAllowed(method, path string) error {
+	return chat.Errorf(chat.KindMethodNotAllowed, "%s is not allowed on %s", method, path)
 }
 
 // decode reads a JSON request body into an operation's input. An empty body is an empty

@@ -15,6 +15,8 @@ type wireError struct {
 	status int
 	code   string
 	body   map[string]any
+	// retryAfter asks the client to wait a second before it retries.
+	retryAfter bool
 }
 
 // Validation reasons of the model.
@@ -24,7 +26,8 @@ const (
 	reasonOther            = "OTHER"
 )
 
-// toWire maps any error to the wire, in this one place. Errors that are not the domain's are
+// toWire maps any error to the wire, in this one place: a domain error by its kind, a
+// signature's by its own AWS code. Errors that are not the domain's are
 // internal failures; their text stays in the log, not on the wire.
 func toWire(err error) *wireError {
 	var se *sigv4.Error
@@ -38,7 +41,7 @@ func toWire(err error) *wireError {
 	}
 	body := map[string]any{"message": ce.Message}
 	switch ce.Kind {
-	case chat.KindValidation:
+	case chat.KindValidation, chat.KindTooLarge:
 		fields := ce.Fields
 		if fields == nil {
 			fields = []chat.FieldError{}
@@ -59,12 +62,22 @@ func toWire(err error) *wireError {
 		resource(body, ce)
 		body["limit"] = ce.Limit
 		return &wireError{status: http.StatusPaymentRequired, code: "ServiceQuotaExceededException", body: body}
-	case chat.KindAccessDenied:
+	case chat.KindUnauthenticated, chat.KindAccessDenied:
 		return &wireError{status: http.StatusForbidden, code: "AccessDeniedException", body: body}
 	case chat.KindThrottling:
 		resource(body, ce)
 		body["limit"] = ce.Limit
 		return &wireError{status: http.StatusTooManyRequests, code: "ThrottlingException", body: body}
+	case chat.KindUnavailable:
+		return &wireError{status: http.StatusServiceUnavailable, code: "ServiceUnavailableException", body: body, retryAfter: true}
+	case chat.KindTimeout:
+		return &wireError{status: http.StatusRequestTimeout, code: "RequestTimeoutException", body: body}
+	case chat.KindUnknownOperation:
+		body["reason"] = reasonUnknownOperation
+		return &wireError{status: http.StatusNotFound, code: "UnknownOperationException", body: body}
+	case chat.KindMethodNotAllowed:
+		body["reason"] = reasonUnknownOperation
+		return &wireError{status: http.StatusMethodNotAllowed, code: "UnknownOperationException", body: body}
 	}
 	return &wireError{status: http.StatusInternalServerError, code: "InternalServerException", body: body}
 }
@@ -83,14 +96,11 @@ func (e *wireError) write(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("x-amzn-ErrorType", e.code)
+	if e.retryAfter {
+		h.Set("Retry-After", "1")
+	}
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(e.body)
-}
-
-// requestError is a ValidationException about the request as a whole.
-func requestError(reason, message string) *wireError {
-	return &wireError{status: http.StatusBadRequest, code: "ValidationException",
-		body: map[string]any{"message": message, "reason": reason, "fieldList": []chat.FieldError{}}}
 }
 
 // WriteError answers a request with err in the shape of the control plane, for the parts of

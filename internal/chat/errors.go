@@ -10,18 +10,38 @@ import (
 	"strings"
 )
 
-// Kind classifies an error the way the IVS Chat API reports it. Transports map a Kind to
-// their wire form in one place each (an AWS error code and status, or an ERROR frame code).
+// Kind says what went wrong, in the terms of the IVS Chat APIs. It is ivschatd's one error
+// vocabulary: every refusal the server gives is an *Error of some Kind, and each transport
+// maps a Kind to its wire in one place (api: an AWS error code and HTTP status; gateway: an
+// ERROR frame code, or the status of a refused handshake).
 type Kind int
 
 const (
+	// KindInternal is a failure of the server itself; the request may be retried.
 	KindInternal Kind = iota
+	// KindValidation is a request that breaks the model's constraints.
 	KindValidation
+	// KindTooLarge is a member over its size limit, where the API tells size apart from
+	// other validation (the messaging API's 413).
+	KindTooLarge
 	KindNotFound
 	KindConflict
 	KindQuotaExceeded
+	// KindUnauthenticated is a caller whose credentials or chat token are not accepted.
+	KindUnauthenticated
+	// KindAccessDenied is a known caller acting beyond what it may do.
 	KindAccessDenied
 	KindThrottling
+	// KindRejected is a message its room's review handler denied.
+	KindRejected
+	// KindUnavailable is a request the server cannot take now; retry shortly.
+	KindUnavailable
+	// KindTimeout is a request that did not arrive in time.
+	KindTimeout
+	// KindUnknownOperation is a request for no operation the API has; KindMethodNotAllowed
+	// one for an operation the API has, with the wrong HTTP method.
+	KindUnknownOperation
+	KindMethodNotAllowed
 )
 
 // FieldError names one input member that failed validation.
@@ -44,6 +64,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Errorf is an error of the kind with a formatted message.
+func Errorf(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
 
 // NotFound reports that a resource does not exist (or belongs to another account).
 func NotFound(resourceType, id string) *Error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"unicode/utf8"
 )
 
@@ -15,18 +14,7 @@ const (
 	ActionDisconnectUser = "DISCONNECT_USER"
 )
 
-// ERROR frame codes of the messaging API.
-const (
-	CodeBadRequest      = 400
-	CodeUnauthorized    = 401
-	CodeForbidden       = 403
-	CodeNotFound        = 404
-	CodeRejected        = 406
-	CodeTooLarge        = 413
-	CodeTooManyRequests = 429
-	CodeInternalFailure = 500
-	maxRequestIDLength  = 256
-)
+const maxRequestIDLength = 256
 
 // Request is one action a client publishes on its connection.
 type Request struct {
@@ -39,28 +27,16 @@ type Request struct {
 	Reason     *string           `json:"Reason"`
 }
 
-// RequestError is why a request fails: the code and message of the ERROR frame its sender gets.
-type RequestError struct {
-	Code    int
-	Message string
-}
-
-func (e *RequestError) Error() string { return fmt.Sprintf("%d: %s", e.Code, e.Message) }
-
-func reqErr(code int, format string, args ...any) *RequestError {
-	return &RequestError{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // ParseRequest decodes a text frame. It returns the request as far as it could be read (its
-// RequestId is echoed even when the rest is wrong) and the error, if any.
-func ParseRequest(frame []byte) (*Request, *RequestError) {
+// RequestId is echoed even when the rest is wrong) and why it is refused, if it is.
+func ParseRequest(frame []byte) (*Request, *Error) {
 	var r Request
 	if !utf8.Valid(frame) {
-		return &r, reqErr(CodeBadRequest, "the frame is not valid UTF-8")
+		return &r, Errorf(KindValidation, "the frame is not valid UTF-8")
 	}
 	trimmed := bytes.TrimSpace(frame)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return &r, reqErr(CodeBadRequest, "a request must be one JSON object")
+		return &r, Errorf(KindValidation, "a request must be one JSON object")
 	}
 	if err := json.Unmarshal(trimmed, &r); err != nil {
 		// Recover the RequestId if possible, so the client can match the error to its request.
@@ -74,22 +50,22 @@ func ParseRequest(frame []byte) (*Request, *RequestError) {
 		}
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return &r, reqErr(CodeBadRequest, "%s has the wrong type: it must be a %s", typeErr.Field, wireType(typeErr.Field))
+			return &r, Errorf(KindValidation, "%s has the wrong type: it must be a %s", typeErr.Field, wireType(typeErr.Field))
 		}
-		return &r, reqErr(CodeBadRequest, "the request is not valid JSON")
+		return &r, Errorf(KindValidation, "the request is not valid JSON")
 	}
 	if len(r.RequestID) > maxRequestIDLength {
 		id := r.RequestID
 		r.RequestID = ""
-		return &r, reqErr(CodeTooLarge, "RequestId is %d bytes; the limit is %d", len(id), maxRequestIDLength)
+		return &r, Errorf(KindTooLarge, "RequestId is %d bytes; the limit is %d", len(id), maxRequestIDLength)
 	}
 	switch r.Action {
 	case ActionSendMessage, ActionDeleteMessage, ActionDisconnectUser:
 		return &r, nil
 	case "":
-		return &r, reqErr(CodeBadRequest, "Action is required: one of SEND_MESSAGE, DELETE_MESSAGE, DISCONNECT_USER")
+		return &r, Errorf(KindValidation, "Action is required: one of SEND_MESSAGE, DELETE_MESSAGE, DISCONNECT_USER")
 	}
-	return &r, reqErr(CodeBadRequest, "unknown Action %q: use SEND_MESSAGE, DELETE_MESSAGE or DISCONNECT_USER", r.Action)
+	return &r, Errorf(KindValidation, "unknown Action %q: use SEND_MESSAGE, DELETE_MESSAGE or DISCONNECT_USER", r.Action)
 }
 
 func wireType(field string) string {
@@ -110,32 +86,32 @@ var capabilityOf = map[string]string{
 
 // Check applies the room's and the token's rules to a parsed request: the capability, the
 // required members, and the sizes.
-func (r *Request) Check(t *Token, room *Room) *RequestError {
+func (r *Request) Check(t *Token, room *Room) *Error {
 	if !t.Can(capabilityOf[r.Action]) {
-		return reqErr(CodeForbidden, "the chat token does not have the %s capability", capabilityOf[r.Action])
+		return Errorf(KindAccessDenied, "the chat token does not have the %s capability", capabilityOf[r.Action])
 	}
 	if r.Reason != nil && utf8.RuneCountInString(*r.Reason) > MaxReasonLength {
-		return reqErr(CodeTooLarge, "Reason is longer than %d characters", MaxReasonLength)
+		return Errorf(KindTooLarge, "Reason is longer than %d characters", MaxReasonLength)
 	}
 	switch r.Action {
 	case ActionSendMessage:
 		if r.Content == nil {
-			return reqErr(CodeBadRequest, "Content is required")
+			return Errorf(KindValidation, "Content is required")
 		}
 		return checkMessage(room, *r.Content, r.Attributes)
 	case ActionDeleteMessage:
 		if r.ID == nil || *r.ID == "" {
-			return reqErr(CodeBadRequest, "Id of the message to delete is required")
+			return Errorf(KindValidation, "Id of the message to delete is required")
 		}
 		if !IsID(*r.ID) {
-			return reqErr(CodeBadRequest, "Id must be a message id of 12 letters and digits")
+			return Errorf(KindValidation, "Id must be a message id of 12 letters and digits")
 		}
 	case ActionDisconnectUser:
 		if r.UserID == nil || *r.UserID == "" {
-			return reqErr(CodeBadRequest, "UserId of the user to disconnect is required")
+			return Errorf(KindValidation, "UserId of the user to disconnect is required")
 		}
 		if utf8.RuneCountInString(*r.UserID) > MaxUserIDLength {
-			return reqErr(CodeTooLarge, "UserId is longer than %d characters", MaxUserIDLength)
+			return Errorf(KindTooLarge, "UserId is longer than %d characters", MaxUserIDLength)
 		}
 	}
 	return nil
@@ -143,16 +119,16 @@ func (r *Request) Check(t *Token, room *Room) *RequestError {
 
 // checkMessage applies the room's limits to a message's content and attributes: what a
 // client sends, and what a review handler returns in its place.
-func checkMessage(room *Room, content string, attributes map[string]string) *RequestError {
+func checkMessage(room *Room, content string, attributes map[string]string) *Error {
 	n := utf8.RuneCountInString(content)
 	if n == 0 {
-		return reqErr(CodeBadRequest, "Content must not be empty")
+		return Errorf(KindValidation, "Content must not be empty")
 	}
 	if n > room.MaximumMessageLength {
-		return reqErr(CodeBadRequest, "Content is %d characters; the room allows at most %d", n, room.MaximumMessageLength)
+		return Errorf(KindValidation, "Content is %d characters; the room allows at most %d", n, room.MaximumMessageLength)
 	}
 	if size := attributesSize(attributes); size > MaxAttributesBytes {
-		return reqErr(CodeTooLarge, "Attributes are %d bytes; the limit is %d", size, MaxAttributesBytes)
+		return Errorf(KindTooLarge, "Attributes are %d bytes; the limit is %d", size, MaxAttributesBytes)
 	}
 	return nil
 }

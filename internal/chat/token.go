@@ -162,6 +162,14 @@ const (
 	PurposePageCursor byte = 'p'
 )
 
+// Why a chat token is refused at connect (a banned user's token gets its ban's Denied).
+var (
+	ErrTokenInvalid = &Error{Kind: KindUnauthenticated, Message: "the chat token is malformed or was not issued by this service"}
+	ErrTokenExpired = &Error{Kind: KindUnauthenticated, Message: "the chat token has expired"}
+	ErrTokenUsed    = &Error{Kind: KindAccessDenied, Message: "the chat token has already been used; create a new one"}
+	ErrRoomGone     = &Error{Kind: KindNotFound, Message: "the chat token's room does not exist"}
+)
+
 // ErrUnsealable means a sealed value is malformed, forged, or sealed with an unknown key.
 var ErrUnsealable = errors.New("sealed value is malformed or was not issued by this service")
 

@@ -220,7 +220,7 @@ func (c *conn) attach(raw net.Conn) bool {
 		c.rc, _ = sc.SyscallConn()
 	}
 	c.expiry = time.AfterFunc(time.Until(c.token.SessionExpirationTime), func() {
-		c.sendError("", "", chat.CodeUnauthorized, "the chat session has expired; connect again with a new token")
+		c.sendError("", "", chat.KindUnauthenticated, "the chat session has expired; connect again with a new token")
 		c.closeWith(closeNormal, "session expired")
 	})
 	c.startWriter()
@@ -311,7 +311,7 @@ func (c *conn) readOne(in *inbound) bool {
 	}
 	switch {
 	case msg.op == ws.OpBinary:
-		c.sendError("", "", chat.CodeBadRequest, "binary frames are not supported: send JSON requests in text frames")
+		c.sendError("", "", chat.KindValidation, "binary frames are not supported: send JSON requests in text frames")
 	case c.isClosing.Load():
 		// a closing connection takes no more requests
 	default:
@@ -378,11 +378,8 @@ func (c *conn) extendReadDeadline() {
 }
 
 // sendError queues an ERROR frame for this connection only.
-func (c *conn) sendError(id, requestID string, code int, message string) {
-	if id == "" {
-		id = chat.NewID()
-	}
-	if !c.enqueue(frame(opText, chat.Encode(chat.NewError(id, requestID, code, message)))) {
+func (c *conn) sendError(id, requestID string, kind chat.Kind, message string) {
+	if !c.enqueue(errorFrame(id, requestID, kind, message)) {
 		c.dropSlow("outbound queue full")
 	}
 }

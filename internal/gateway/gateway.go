@@ -7,7 +7,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -139,11 +138,11 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// refuse answers a handshake that will not be upgraded.
-func refuse(w http.ResponseWriter, status int, message string) {
+// refuse answers a handshake that will not be upgraded, with the status its error's kind has.
+func refuse(w http.ResponseWriter, e *chat.Error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "ivschatd: %s\n", message)
+	w.WriteHeader(code(e.Kind))
+	fmt.Fprintf(w, "ivschatd: %s\n", e.Message)
 }
 
 // tokenFrom takes the chat token from the Sec-WebSocket-Protocol offer. Clients offer exactly
@@ -164,43 +163,32 @@ func tokenFrom(r *http.Request) string {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.draining.Load() {
 		g.metrics.Connect(metrics.ConnectShuttingDown)
-		refuse(w, http.StatusServiceUnavailable, "the server is shutting down; connect again with a new token")
+		refuse(w, &chat.Error{Kind: chat.KindUnavailable, Message: "the server is shutting down; connect again with a new token"})
 		return
 	}
 	token := tokenFrom(r)
 	if token == "" {
 		g.metrics.Connect(metrics.ConnectNoToken)
-		refuse(w, http.StatusUnauthorized, "no chat token: pass it as the WebSocket subprotocol")
+		refuse(w, &chat.Error{Kind: chat.KindUnauthenticated, Message: "no chat token: pass it as the WebSocket subprotocol"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.HandshakeTimeout)
 	grant, room, err := g.service.OpenToken(ctx, token)
 	cancel()
 	if err != nil {
-		status, result := http.StatusInternalServerError, metrics.ConnectError
-		switch {
-		case errors.Is(err, service.ErrTokenInvalid):
-			status, result = http.StatusUnauthorized, metrics.ConnectTokenInvalid
-		case errors.Is(err, service.ErrTokenExpired):
-			status, result = http.StatusUnauthorized, metrics.ConnectExpired
-		case errors.Is(err, service.ErrTokenUsed):
-			status, result = http.StatusForbidden, metrics.ConnectTokenReused
-		case errors.Is(err, service.ErrBanned):
-			status, result = http.StatusForbidden, metrics.ConnectBanned
-		case errors.Is(err, service.ErrRoomGone):
-			status, result = http.StatusNotFound, metrics.ConnectRoomGone
-		case r.Context().Err() != nil:
-			// The client went away during the check: its business, not a failure of ours.
-			g.log.Debug("handshake abandoned by the client", "remote", r.RemoteAddr, "error", err)
-			g.metrics.Connect(metrics.ConnectAbandoned)
-			return
-		default:
+		refusal, result := tokenRefusal(err)
+		if refusal == nil {
+			if r.Context().Err() != nil {
+				// The client went away during the check: its business, not a failure of ours.
+				g.log.Debug("handshake abandoned by the client", "remote", r.RemoteAddr, "error", err)
+				g.metrics.Connect(metrics.ConnectAbandoned)
+				return
+			}
 			g.log.Error("accepting a chat token", "error", err)
-			err = errors.New("the token could not be checked; retry with a new token")
-			status = http.StatusServiceUnavailable
+			refusal = &chat.Error{Kind: chat.KindUnavailable, Message: "the token could not be checked; retry with a new token"}
 		}
 		g.metrics.Connect(result)
-		refuse(w, status, err.Error())
+		refuse(w, refusal)
 		return
 	}
 	// Join before the handshake completes: a client may send as soon as it sees the 101, and
@@ -213,13 +201,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.Error("joining a room", "error", err)
 		g.metrics.Connect(metrics.ConnectError)
 		c.teardown()
-		refuse(w, http.StatusServiceUnavailable, "the room could not be joined; retry with a new token")
+		refuse(w, &chat.Error{Kind: chat.KindUnavailable, Message: "the room could not be joined; retry with a new token"})
 		return
 	}
 	if fresh && !g.catchUp(r.Context(), c) {
 		g.metrics.Connect(metrics.ConnectRoomGone)
 		c.teardown()
-		refuse(w, http.StatusNotFound, service.ErrRoomGone.Error())
+		refuse(w, chat.ErrRoomGone)
 		return
 	}
 	upgrader := ws.HTTPUpgrader{
@@ -346,8 +334,7 @@ func (g *Gateway) Shutdown(ctx context.Context) {
 		return
 	}
 	close(g.stop)
-	bye := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeUnauthorized,
-		"the server is shutting down; connect again with a new token")))
+	bye := errorFrame("", "", chat.KindUnauthenticated, "the server is shutting down; connect again with a new token")
 	g.eachHub(func(h *hub) { h.broadcast(bye) })
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()

@@ -178,7 +178,7 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 			h.refresh(&r)
 		}
 	case chat.SignalDeleted:
-		f := frame(opText, chat.Encode(chat.NewError(chat.NewID(), "", chat.CodeNotFound, "the room has been deleted")))
+		f := errorFrame("", "", chat.KindNotFound, "the room has been deleted")
 		h.gw.metrics.Delivered(h.broadcast(f))
 		for _, c := range h.list(nil) {
 			c.closeWith(closeNormal, "room deleted")

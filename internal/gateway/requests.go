@@ -16,12 +16,12 @@ func (c *conn) handle(data []byte) {
 	// Every frame counts toward the connection's rate, garbage included.
 	if !c.limit.take(now, c.gw.cfg.ConnectionRequestRate) {
 		c.countSend(isSend, metrics.MessageRateLimited)
-		c.sendError("", req.RequestID, chat.CodeTooManyRequests, "too many requests on this connection")
+		c.sendError("", req.RequestID, chat.KindThrottling, "too many requests on this connection")
 		return
 	}
 	if rerr != nil {
 		c.countSend(isSend, metrics.MessageInvalid)
-		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
+		c.sendError("", req.RequestID, rerr.Kind, rerr.Message)
 		return
 	}
 	if now.After(c.token.SessionExpirationTime) {
@@ -29,12 +29,12 @@ func (c *conn) handle(data []byte) {
 	}
 	room := c.hub.room()
 	if rerr := req.Check(c.token, room); rerr != nil {
-		if rerr.Code == chat.CodeForbidden {
+		if rerr.Kind == chat.KindAccessDenied {
 			c.countSend(isSend, metrics.MessageForbidden)
 		} else {
 			c.countSend(isSend, metrics.MessageInvalid)
 		}
-		c.sendError("", req.RequestID, rerr.Code, rerr.Message)
+		c.sendError("", req.RequestID, rerr.Kind, rerr.Message)
 		return
 	}
 	ctx, end := c.requestContext()
@@ -46,14 +46,14 @@ func (c *conn) handle(data []byte) {
 		id := chat.NewID()
 		event := chat.NewDeleteMessageEvent(id, req.RequestID, *req.ID, chat.Deref(req.Reason), now)
 		if err := c.gw.service.DeliverDeletion(ctx, room, c.hub.state.Load().settings.History, *req.ID, chat.Encode(event)); err != nil {
-			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the event could not be delivered; retry")
+			c.sendError(id, req.RequestID, chat.KindInternal, "the event could not be delivered; retry")
 			return
 		}
 		c.gw.metrics.Event(metrics.EventDeleteMessage)
 	case chat.ActionDisconnectUser:
 		id := chat.NewID()
 		if err := c.gw.service.Disconnect(ctx, room, id, req.RequestID, *req.UserID, chat.Deref(req.Reason)); err != nil {
-			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the user could not be disconnected; retry")
+			c.sendError(id, req.RequestID, chat.KindInternal, "the user could not be disconnected; retry")
 			return
 		}
 		c.gw.metrics.Event(metrics.EventDisconnectUser)
@@ -87,22 +87,22 @@ func (c *conn) sendMessage(ctx context.Context, req *chat.Request, room *chat.Ro
 		admitted, refusal, err := c.gw.service.AdmitUserMessage(ctx, room, *slow, c.token.UserID, now)
 		if err != nil {
 			c.gw.log.Error("admitting a message under slow mode", "error", err)
-			c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the room's slow mode could not be checked; retry")
+			c.sendError(id, req.RequestID, chat.KindInternal, "the room's slow mode could not be checked; retry")
 			return metrics.MessageFailed
 		}
 		if !admitted {
-			c.sendError(id, req.RequestID, chat.CodeTooManyRequests, refusal)
+			c.sendError(id, req.RequestID, chat.KindThrottling, refusal)
 			return metrics.MessageRateLimited
 		}
 	}
 	admitted, err := c.gw.service.AdmitMessage(ctx, room, now)
 	if err != nil {
 		c.gw.log.Error("admitting a message", "error", err)
-		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the room's message rate could not be checked; retry")
+		c.sendError(id, req.RequestID, chat.KindInternal, "the room's message rate could not be checked; retry")
 		return metrics.MessageFailed
 	}
 	if !admitted {
-		c.sendError(id, req.RequestID, chat.CodeTooManyRequests, "the room's maximum message rate has been reached")
+		c.sendError(id, req.RequestID, chat.KindThrottling, "the room's maximum message rate has been reached")
 		return metrics.MessageRateLimited
 	}
 	content, attributes := *req.Content, req.Attributes
@@ -114,7 +114,7 @@ func (c *conn) sendMessage(ctx context.Context, req *chat.Request, room *chat.Ro
 			return metrics.MessageFailed
 		}
 		if !v.Allowed {
-			c.sendError(id, req.RequestID, chat.CodeRejected, v.DenialMessage())
+			c.sendError(id, req.RequestID, chat.KindRejected, v.DenialMessage())
 			if v.Fallback {
 				return metrics.MessageReviewFailed
 			}
@@ -124,7 +124,7 @@ func (c *conn) sendMessage(ctx context.Context, req *chat.Request, room *chat.Ro
 	}
 	msg := chat.NewMessage(id, req.RequestID, content, attributes, c.token, now)
 	if err := c.gw.service.DeliverMessage(ctx, room, c.hub.state.Load().settings.History, id, chat.Encode(msg)); err != nil {
-		c.sendError(id, req.RequestID, chat.CodeInternalFailure, "the message could not be delivered; retry")
+		c.sendError(id, req.RequestID, chat.KindInternal, "the message could not be delivered; retry")
 		return metrics.MessageFailed
 	}
 	return metrics.MessageDelivered

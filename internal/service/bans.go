@@ -73,15 +73,6 @@ func (s *Service) activeBan(account, roomID, userID string) *chat.Ban {
 	return nil
 }
 
-// ErrBanned means the token's user is banned from its room.
-var ErrBanned = errors.New("the user is banned from the room")
-
-// bannedError says until when a user is banned; it is an ErrBanned.
-type bannedError struct{ ban *chat.Ban }
-
-func (e bannedError) Error() string { return e.ban.Denied().Message }
-func (e bannedError) Unwrap() error { return ErrBanned }
-
 // dropBans removes a deleted room's bans: room ids are never reused, and a ban without end
 // would otherwise stay forever. One that cannot be removed now is harmless, as its room is gone.
 func (s *Service) dropBans(ctx context.Context, account, roomID string) {

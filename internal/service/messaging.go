@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
@@ -30,42 +29,35 @@ func (s *Service) CreateChatToken(ctx context.Context, account string, in *chat.
 	return &IssuedToken{Token: s.engine.Keyring().SealToken(grant), Grant: grant}, nil
 }
 
-// Token-opening failures, each a distinct reason a connection is refused.
-var (
-	ErrTokenInvalid = errors.New("the chat token is malformed or was not issued by this service")
-	ErrTokenExpired = errors.New("the chat token has expired")
-	ErrTokenUsed    = errors.New("the chat token has already been used; create a new one")
-	ErrRoomGone     = errors.New("the chat token's room does not exist")
-)
-
 // OpenToken checks a presented token and records its single use; exactly one caller in the
-// cluster succeeds for a given token.
+// cluster succeeds for a given token. A refused token's error is one of chat's ErrToken…,
+// chat.ErrRoomGone or the user's ban; any other error means it could not be checked.
 func (s *Service) OpenToken(ctx context.Context, token string) (*chat.Token, *chat.Room, error) {
 	grant, err := unseal(ctx, s, func(kr *chat.Keyring) (*chat.Token, error) { return kr.OpenToken(token) })
 	if err != nil {
-		return nil, nil, ErrTokenInvalid
+		return nil, nil, chat.ErrTokenInvalid
 	}
 	now := s.now()
 	if !now.Before(grant.TokenExpirationTime) || !now.Before(grant.SessionExpirationTime) {
-		return nil, nil, ErrTokenExpired
+		return nil, nil, chat.ErrTokenExpired
 	}
 	a, ok := chat.ParseARN(grant.RoomARN)
 	if !ok || !a.IsRoom() {
-		return nil, nil, ErrTokenInvalid
+		return nil, nil, chat.ErrTokenInvalid
 	}
 	room, found := s.engine.Rooms.Get(ctx, a.Account, a.ID)
 	if !found || a.Region != s.region {
-		return nil, nil, ErrRoomGone
+		return nil, nil, chat.ErrRoomGone
 	}
 	if b := s.activeBan(a.Account, a.ID, grant.UserID); b != nil {
-		return nil, nil, bannedError{b}
+		return nil, nil, b.Denied()
 	}
 	first, err := s.engine.ClaimToken(ctx, grant.ID, grant.TokenExpirationTime)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !first {
-		return nil, nil, ErrTokenUsed
+		return nil, nil, chat.ErrTokenUsed
 	}
 	return grant, room, nil
 }
