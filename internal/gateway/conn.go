@@ -54,6 +54,10 @@ type conn struct {
 	why            string // why the connection ends, for the log; the first reason given stays
 	// endRequest cancels the context of the request being handled, if any.
 	endRequest context.CancelFunc
+	// replayed are the ids of the messages the connection was replayed, whose live copies it
+	// skips until replayedUntil (replay.go); nil when there are none.
+	replayed      map[string]bool
+	replayedUntil time.Time
 
 	once      sync.Once
 	isClosing atomic.Bool // a close frame is queued or sent

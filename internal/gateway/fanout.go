@@ -255,6 +255,11 @@ func (s *fanShard) deliver(c *conn, pieces [][]byte, frames int, closing bool) (
 	if c.dead || c.closeQueued {
 		return false, nil
 	}
+	if c.replayed != nil {
+		if pieces, frames = c.withoutReplayed(pieces, frames); frames == 0 {
+			return false, nil
+		}
+	}
 	if !c.attached || c.writing || len(c.pending) > 0 {
 		if c.queued+frames > c.gw.cfg.QueueFrames {
 			return false, &afterBatch{c: c, slow: true}

@@ -210,6 +210,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, chat.ErrRoomGone)
 		return
 	}
+	if n := c.hub.state.Load().settings.Replay; n > 0 && !g.replay(r.Context(), c, n) {
+		g.metrics.Connect(metrics.ConnectError)
+		c.teardown()
+		refuse(w, http.StatusServiceUnavailable, "the room's history could not be read; retry with a new token")
+		return
+	}
 	upgrader := ws.HTTPUpgrader{
 		Timeout:  g.cfg.WriteTimeout,
 		Protocol: func(offered string) bool { return offered == token },

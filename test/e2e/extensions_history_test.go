@@ -277,3 +277,130 @@ func TestHistoryKeepsWhatTheReviewDelivered(t *testing.T) {
 		t.Fatalf("kept %q", got)
 	}
 }
+
+// A new connection to a room with ivschatd:replay first receives the last N kept messages,
+// byte for byte as first delivered, oldest first, then the live ones.
+func TestReplay(t *testing.T) {
+	srv := startServer(t, nil)
+	c := devClient(srv)
+	ctx := context.Background()
+	room := newRoom(t, c, &ivschat.CreateRoomInput{MaximumMessageRatePerSecond: aws.Int32(100),
+		Tags: map[string]string{"ivschatd:history": "10", "ivschatd:replay": "3"}})
+	sender := join(t, srv, newToken(t, c, room.Arn, "alice", capSend))
+	var sent [][]byte
+	for _, s := range []string{"a", "b", "c", "d"} {
+		sent = append(sent, sender.say(s))
+	}
+	t.Run("the last N kept messages come first, byte for byte, oldest first, then live ones", func(t *testing.T) {
+		late := join(t, srv, newToken(t, c, room.Arn, "bob"))
+		for _, want := range sent[1:] {
+			if got := late.nextRaw(); string(got) != string(want) {
+				t.Fatalf("replayed\n%s\nfirst delivered as\n%s", got, want)
+			}
+		}
+		live := sender.say("e")
+		if got := late.nextRaw(); string(got) != string(live) {
+			t.Fatalf("after the replay got %s, want the live %s", got, live)
+		}
+	})
+	t.Run("a deleted message is not replayed", func(t *testing.T) {
+		var f frame
+		_ = json.Unmarshal(sent[3], &f)
+		_, err := c.DeleteMessage(ctx, &ivschat.DeleteMessageInput{RoomIdentifier: room.Arn, Id: aws.String(f.Id)})
+		mustNoErr(t, err)
+		sender.next()
+		late := join(t, srv, newToken(t, c, room.Arn, "carol"))
+		if got := contentsOf(t, late, 3); got != "b c e" {
+			t.Fatalf("replayed %q", got)
+		}
+	})
+	t.Run("removing ivschatd:history stops replay", func(t *testing.T) {
+		_, err := c.UntagResource(ctx, &ivschat.UntagResourceInput{ResourceArn: room.Arn, TagKeys: []string{"ivschatd:history"}})
+		mustNoErr(t, err)
+		late := join(t, srv, newToken(t, c, room.Arn, "dave"))
+		sender.say("f")
+		if got := contentsOf(t, late, 1); got != "f" {
+			t.Fatalf("got %q, want only the live message", got)
+		}
+	})
+	t.Run("ivschatd:replay 0 replays nothing", func(t *testing.T) {
+		room := newRoom(t, c, &ivschat.CreateRoomInput{Tags: map[string]string{"ivschatd:history": "10", "ivschatd:replay": "0"}})
+		sender := join(t, srv, newToken(t, c, room.Arn, "alice", capSend))
+		sender.say("old")
+		late := join(t, srv, newToken(t, c, room.Arn, "bob"))
+		sender.say("new")
+		if got := contentsOf(t, late, 1); got != "new" {
+			t.Fatalf("got %q", got)
+		}
+	})
+}
+
+// contentsOf reads n payloads and lists their Content.
+func contentsOf(t testing.TB, m *member, n int) string {
+	t.Helper()
+	var out []string
+	for range n {
+		out = append(out, m.next().Content)
+	}
+	return strings.Join(out, " ")
+}
+
+// Members who connect while messages are being sent get every message once, in order: the
+// replayed ones, then the live ones, with none missing between them and none twice.
+func TestReplayWhileMessagesFlow(t *testing.T) {
+	srv := startServer(t, nil)
+	c := devClient(srv)
+	const total, replay = 200, 20
+	room := newRoom(t, c, &ivschat.CreateRoomInput{MaximumMessageRatePerSecond: aws.Int32(100),
+		Tags: map[string]string{"ivschatd:history": "50", "ivschatd:replay": fmt.Sprint(replay)}})
+	sender := join(t, srv, newToken(t, c, room.Arn, "alice", capSend))
+	for i := range replay {
+		sender.say(fmt.Sprint(i))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := replay; i < total; {
+			// One at a time, each sent once the previous is delivered: the room's order is the
+			// sender's. A send over the room's rate is refused (429) and sent again.
+			_ = sender.ws.WriteJSON(map[string]any{"Action": "SEND_MESSAGE", "Content": fmt.Sprint(i)})
+			_ = sender.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var f frame
+			if err := sender.ws.ReadJSON(&f); err != nil {
+				return
+			}
+			if f.Type == "MESSAGE" {
+				i++
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	var joiners []*member
+	for i := 0; i < 8; i++ {
+		joiners = append(joiners, join(t, srv, newToken(t, c, room.Arn, fmt.Sprint("late", i))))
+		time.Sleep(20 * time.Millisecond)
+	}
+	<-done
+	for i, m := range joiners {
+		t.Run(fmt.Sprintf("joiner %d gets a gapless run ending with the last message", i), func(t *testing.T) {
+			m.t = t
+			first := -1
+			for want := -1; want != total-1; {
+				f := m.next()
+				var n int
+				if _, err := fmt.Sscan(f.Content, &n); err != nil || f.Type != "MESSAGE" {
+					t.Fatalf("got %+v", f)
+				}
+				if first < 0 {
+					first, want = n, n
+				} else if want++; n != want {
+					t.Fatalf("after message %d got %d (first %d)", want-1, n, first)
+				}
+			}
+			if first > total-replay {
+				t.Fatalf("the run began at %d: fewer than %d replayed", first, replay)
+			}
+		})
+	}
+}

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { SendEventCommand } from '@aws-sdk/client-ivschat';
 
 import { REPO_ROOT, makeIvschatClient, startServer } from './lib/server.js';
-import { RoomRecorder, createRoom, installWebSocket, tokenProvider } from './lib/messaging.js';
+import { RoomRecorder, createRoom, installWebSocket, sleep, tokenProvider } from './lib/messaging.js';
 
 installWebSocket();
 
@@ -162,6 +162,71 @@ describe('messaging SDK: two nodes of a cluster behind a round-robin proxy', () 
   });
 
   it(
+    'a member joining on one node is replayed what was sent on the other, then gets live messages once',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const roomIdentifier = await createRoom(ctx.client, {
+        name: 'cluster-replay',
+        maximumMessageRatePerSecond: 100,
+        tags: { 'ivschatd:history': '20', 'ivschatd:replay': '5' },
+      });
+      const member = (name) => {
+        const m = new RoomRecorder(ChatRoom, {
+          name,
+          wsUrl: proxy.wsUrl,
+          tokenProvider: tokenProvider(ctx.client, { roomIdentifier, userId: name, capabilities: ['SEND_MESSAGE'] }),
+        });
+        members.push(m);
+        return m;
+      };
+      // One member on each node first, heard by both, so that the room's subscriptions have
+      // reached every NATS server before the count starts (as in the test below).
+      const anchors = [member('anchor0'), member('anchor1')];
+      for (const a of anchors) await a.connect();
+      for (let i = 0; ; i += 1) {
+        await ctx.client.send(new SendEventCommand({ roomIdentifier, eventName: `settle-${i}` }));
+        const heard = await Promise.all(
+          anchors.map((m) => m.waitFor('event', (e) => e.eventName === `settle-${i}`, 500).then(() => true, () => false)),
+        );
+        if (heard.every(Boolean)) break;
+        assert.ok(i < 20, 'both anchors hear the room');
+      }
+      const sender = member('sender');
+      await sender.connect();
+      const routesBefore = proxy.routed.filter((r) => r.ws).length;
+      const sent = [];
+      for (let i = 0; i < 8; i += 1) sent.push(await sender.room.sendMessage(new SendMessageRequest(`m${i}`)));
+      // Joiners alternate between the nodes while the sender keeps sending.
+      const sending = (async () => {
+        for (let i = 8; i < 30; i += 1) {
+          sent.push(await sender.room.sendMessage(new SendMessageRequest(`m${i}`)));
+          await sleep(20); // under the room's rate
+        }
+      })();
+      const joiners = [];
+      for (let i = 0; i < 4; i += 1) {
+        const j = member(`late${i}`);
+        j.sentBefore = sent.length;
+        await j.connect();
+        joiners.push(j);
+      }
+      await sending;
+      const ports = new Set(proxy.routed.filter((r) => r.ws).slice(routesBefore).map((r) => r.port));
+      assert.equal(ports.size, 2, 'the joiners are on both nodes');
+      for (const j of joiners) {
+        await j.waitFor('message', (m) => m.content === 'm29', 10_000);
+        const got = j.events.message.map((m) => Number(m.content.slice(1)));
+        const first = got[0];
+        assert.deepEqual(got, Array.from({ length: 30 - first }, (_, k) => first + k), `${j.name}: every message once, in order`);
+        assert.ok(first <= j.sentBefore - 1, `${j.name}: messages sent before it joined were replayed (began at m${first})`);
+        const replayed = j.events.message[0];
+        assert.equal(replayed.id, sent[first].id);
+        assert.equal(replayed.sendTime.getTime(), sent[first].sendTime.getTime());
+      }
+    },
+  );
+
+  it(
     'members on different nodes chat; a stopped node hands its member to the other',
     { timeout: TEST_TIMEOUT_MS },
     async () => {
@@ -175,11 +240,12 @@ describe('messaging SDK: two nodes of a cluster behind a round-robin proxy', () 
         members.push(m);
         return m;
       };
+      const routesBefore = proxy.routed.filter((r) => r.ws).length;
       const alice = member('alice');
       const bob = member('bob');
       await alice.connect();
       await bob.connect();
-      const wsRoutes = proxy.routed.filter((r) => r.ws);
+      const wsRoutes = proxy.routed.filter((r) => r.ws).slice(routesBefore);
       assert.equal(wsRoutes.length, 2);
       assert.notEqual(wsRoutes[0].port, wsRoutes[1].port, 'alice and bob are on different nodes');
       const aliceNode = nodes.find((n) => n.port === wsRoutes[0].port);

@@ -123,3 +123,67 @@ describe('slow mode', () => {
     assert.equal(m.state, 'connected');
   });
 });
+
+describe('history and replay', () => {
+  let server;
+  let client;
+  const members = [];
+  const ext = (operation, input) => callExtension(server.url, devCredentials(), operation, input);
+
+  before(async () => {
+    server = await startServer();
+    client = makeIvschatClient(server);
+  });
+  after(async () => {
+    for (const m of members) m.disconnect();
+    await server?.stop();
+  });
+
+  async function connected(name, roomArn) {
+    const m = new RoomRecorder(ChatRoom, {
+      name,
+      wsUrl: server.wsUrl,
+      tokenProvider: tokenProvider(client, { roomIdentifier: roomArn, userId: name, capabilities: ['SEND_MESSAGE'] }),
+    });
+    members.push(m);
+    await m.connect();
+    return m;
+  }
+
+  it('a late member is replayed the last N messages as first delivered, oldest first, then live ones', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'replay', tags: { 'ivschatd:history': '10', 'ivschatd:replay': '2' } });
+    const alice = await connected('alice', roomArn);
+    const sent = [];
+    for (const text of ['one', 'two', 'three']) {
+      sent.push(await alice.room.sendMessage(new SendMessageRequest(text, { topic: text })));
+    }
+    const bob = await connected('bob', roomArn);
+    await alice.room.sendMessage(new SendMessageRequest('four'));
+    await bob.waitFor('message', (m) => m.content === 'four');
+    assert.deepEqual(bob.events.message.map((m) => m.content), ['two', 'three', 'four']);
+    for (const [i, m] of bob.events.message.slice(0, 2).entries()) {
+      const first = sent[i + 1];
+      assert.equal(m.id, first.id);
+      assert.equal(m.sendTime.getTime(), first.sendTime.getTime());
+      assert.equal(m.sender.userId, 'alice');
+      assert.deepEqual(m.attributes, first.attributes);
+    }
+
+    const { messages, nextToken } = await ext('ListRoomMessages', { roomIdentifier: roomArn, maxResults: 3 });
+    assert.deepEqual(messages.map((m) => m.Content), ['four', 'three', 'two']);
+    assert.equal(messages[1].Id, sent[2].id);
+    assert.ok(nextToken);
+    const rest = await ext('ListRoomMessages', { roomIdentifier: roomArn, nextToken });
+    assert.deepEqual(rest.messages.map((m) => m.Content), ['one']);
+    assert.equal(rest.nextToken, undefined);
+  });
+
+  it('ListRoomMessages of a room without history is empty; bad input names the field', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'no-history' });
+    assert.deepEqual(await ext('ListRoomMessages', { roomIdentifier: roomArn }), { messages: [] });
+    await assert.rejects(ext('ListRoomMessages', { roomIdentifier: roomArn, maxResults: 101 }),
+      (err) => err.status === 400 && err.code === 'ValidationException' && /maxResults/.test(err.message));
+    await assert.rejects(ext('ListRoomMessages', { roomIdentifier: roomArn, nextToken: 'forged' }),
+      (err) => err.status === 400 && err.code === 'ValidationException' && /nextToken/.test(err.message));
+  });
+});
