@@ -166,38 +166,52 @@ func (e *Engine) newestKept(ctx context.Context, filter string) (uint64, error) 
 	return resp.Message.Seq, nil
 }
 
-// readKept reads every message on filter in one direct batch request.
+// readKept reads every message on filter in one direct batch request. The answers go to a
+// callback rather than a synchronous subscription, whose channel (65,536 entries) would cost
+// half a megabyte per read.
 func (e *Engine) readKept(ctx context.Context, filter string) ([]*chat.KeptMessage, error) {
-	inbox := e.nc.NewInbox()
-	sub, err := e.nc.SubscribeSync(inbox)
+	var kept []*chat.KeptMessage
+	done := make(chan error, 1)
+	end := func(err error) {
+		select {
+		case done <- err:
+		default:
+		}
+	}
+	sub, err := e.nc.Subscribe(e.nc.NewInbox(), func(m *nats.Msg) {
+		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+			switch m.Header.Get("Status") {
+			case "204", "404": // the end of the batch; no messages at all
+				end(nil)
+			default:
+				end(fmt.Errorf("direct get: %s %s", m.Header.Get("Status"), m.Header.Get("Description")))
+			}
+			return
+		}
+		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			end(fmt.Errorf("direct get: sequence %q", m.Header.Get(jetstream.SequenceHeader)))
+			return
+		}
+		subject := m.Header.Get(jetstream.SubjectHeader)
+		kept = append(kept, &chat.KeptMessage{Seq: seq, ID: subject[strings.LastIndexByte(subject, '.')+1:], Payload: m.Data})
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	// More than any room keeps: the batch ends with the room's messages.
 	req, _ := json.Marshal(map[string]any{"batch": chat.MaxHistory + 1, "next_by_subj": filter})
-	if err := e.nc.PublishRequest("$JS.API.DIRECT.GET."+streamHistory, inbox, req); err != nil {
+	if err := e.nc.PublishRequest("$JS.API.DIRECT.GET."+streamHistory, sub.Subject, req); err != nil {
 		return nil, err
 	}
-	var kept []*chat.KeptMessage
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
+	select {
+	case err := <-done:
 		if err != nil {
 			return nil, err
 		}
-		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-			switch m.Header.Get("Status") {
-			case "204", "404": // the end of the batch; no messages at all
-				return kept, nil
-			default:
-				return nil, fmt.Errorf("direct get: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
-			}
-		}
-		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("direct get: sequence %q", m.Header.Get(jetstream.SequenceHeader))
-		}
-		subject := m.Header.Get(jetstream.SubjectHeader)
-		kept = append(kept, &chat.KeptMessage{Seq: seq, ID: subject[strings.LastIndexByte(subject, '.')+1:], Payload: m.Data})
+		return kept, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }

@@ -155,3 +155,42 @@ func TestHistoryIsTheSameFromEveryNode(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKeptMessages is the engine's part of a replay at connect: reading a room's kept
+// messages (as many as the room keeps; replay takes the last R of them).
+func BenchmarkKeptMessages(b *testing.B) {
+	for _, n := range []int{50, 1000} {
+		b.Run(fmt.Sprintf("kept=%d", n), func(b *testing.B) {
+			e := openEngine(b, b.TempDir())
+			room := chat.RoomKey{Account: acct, ID: chat.NewID()}
+			payload := []byte(`{"Type":"MESSAGE","Id":"AbCdEfGhIjKl","RequestId":"r","Attributes":{},"Content":"` + strings.Repeat("x", 64) + `","SendTime":"2026-12-02T01:00:00.123456789Z","Sender":{"UserId":"u","Attributes":{}}}`)
+			for i := range n {
+				if err := e.KeepMessage(context.Background(), room, fmt.Sprintf("msg%09d", i), payload, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				kept, err := e.KeptMessages(context.Background(), room)
+				if err != nil || len(kept) != n {
+					b.Fatal(len(kept), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKeepMessage is what a room with history adds to each message: the append and the
+// trim, two requests to the stream.
+func BenchmarkKeepMessage(b *testing.B) {
+	e := openEngine(b, b.TempDir())
+	room := chat.RoomKey{Account: acct, ID: chat.NewID()}
+	payload := []byte(`{"Type":"MESSAGE"}`)
+	b.ReportAllocs()
+	for i := range b.N {
+		if err := e.KeepMessage(context.Background(), room, fmt.Sprintf("msg%09d", i), payload, 50); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

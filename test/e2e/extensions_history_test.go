@@ -404,3 +404,42 @@ func TestReplayWhileMessagesFlow(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkConnectReplay is a member's connect to a room that replays 0 or 50 messages, up to
+// its last replayed message; the process's CPU per connect (server and client, both in this
+// process) is reported beside the time.
+func BenchmarkConnectReplay(b *testing.B) {
+	srv := startServer(b, nil)
+	c := devClient(srv)
+	for _, replay := range []int{0, 50} {
+		b.Run(fmt.Sprintf("replay=%d", replay), func(b *testing.B) {
+			room := newRoom(b, c, &ivschat.CreateRoomInput{MaximumMessageRatePerSecond: aws.Int32(100),
+				Tags: map[string]string{"ivschatd:history": "50", "ivschatd:replay": fmt.Sprint(replay)}})
+			sender := join(b, srv, newToken(b, c, room.Arn, "sender", capSend))
+			for i := range 50 {
+				sender.say(fmt.Sprint(i))
+				time.Sleep(10 * time.Millisecond) // under the room's rate
+			}
+			tokens := make([]string, b.N)
+			for i := range tokens {
+				tokens[i] = newToken(b, c, room.Arn, "viewer")
+			}
+			b.ResetTimer()
+			cpu0 := processCPU()
+			for i := range b.N {
+				ws, _, err := dial(srv, tokens[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range replay {
+					if _, _, err := ws.ReadMessage(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ws.Close()
+			}
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/connect")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "connects/s")
+		})
+	}
+}
