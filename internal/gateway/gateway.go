@@ -213,7 +213,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n := c.hub.state.Load().settings.Replay; n > 0 && !g.replay(r.Context(), c, n) {
 		g.metrics.Connect(metrics.ConnectError)
 		c.teardown()
-		refuse(w, http.StatusServiceUnavailable, "the room's history could not be read; retry with a new token")
+		refuse(w, &chat.Error{Kind: chat.KindUnavailable, Message: "the room's history could not be read; retry with a new token"})
 		return
 	}
 	upgrader := ws.HTTPUpgrader{
