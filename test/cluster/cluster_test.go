@@ -55,7 +55,7 @@ func TestCluster(t *testing.T) {
 		}
 	})
 	t.Run("a message sent on one node reaches members on every node", func(t *testing.T) {
-		testFanOut(t, nodes)
+		testFanOut(t, nc, nodes)
 	})
 	t.Run("moderation, events, room updates and deletion take effect cluster-wide within a second", func(t *testing.T) {
 		testModeration(t, nodes)
@@ -256,10 +256,23 @@ func settle(t testing.TB, via *node, roomARN *string, members ...*member) {
 	})
 }
 
-func testFanOut(t *testing.T, nodes []*node) {
+func testFanOut(t *testing.T, nc *natsCluster, nodes []*node) {
 	room := newRoom(t, nodes[0].ivs, &ivschat.CreateRoomInput{MaximumMessageRatePerSecond: aws.Int32(100)})
 	members := spread(t, nodes, room.Arn, 2)
 	settle(t, nodes[0], room.Arn, members...)
+	// A message crosses the engine once per node with members, not once per member: each node
+	// holds one subscription to the room, however many of its members are in it.
+	if got := nc.roomSubscriptions(t, roomID(room.Arn)); got != len(nodes) {
+		t.Fatalf("%d subscriptions to the room in the NATS cluster for %d members on %d nodes, want one per node", got, len(members), len(nodes))
+	}
+	more := spread(t, nodes[:1], room.Arn, 3)
+	settle(t, nodes[0], room.Arn, more...)
+	if got := nc.roomSubscriptions(t, roomID(room.Arn)); got != len(nodes) {
+		t.Fatalf("%d subscriptions to the room once node-1 holds 5 members, want still one per node", got)
+	}
+	for _, m := range more {
+		m.ws.Close()
+	}
 	for round := range 5 {
 		for i := 0; i < len(members); i += 2 { // one sender per node, each round
 			content := fmt.Sprintf("round %d from %s", round, members[i].name)

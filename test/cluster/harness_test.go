@@ -39,12 +39,13 @@ type natsCluster struct {
 }
 
 type natsServer struct {
-	name   string
-	cmd    *exec.Cmd
-	url    string
-	stdin  io.Closer
-	stderr *sdkclient.LockedBuffer
-	exited chan struct{}
+	name    string
+	cmd     *exec.Cmd
+	url     string
+	monitor string // http://127.0.0.1:P, the server's monitoring endpoint
+	stdin   io.Closer
+	stderr  *sdkclient.LockedBuffer
+	exited  chan struct{}
 }
 
 // startNATSCluster starts n servers on loopback, each routed to all the others, and waits
@@ -55,14 +56,16 @@ func startNATSCluster(t testing.TB, bin string, n int) *natsCluster {
 	// JetStream clustering wants every server's routes configured up front, so the route
 	// ports are chosen before any server starts.
 	ports := freePorts(t, n)
+	monitors := freePorts(t, n)
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
 	}
 	for i := range n {
-		s := &natsServer{name: fmt.Sprintf("nats-%d", i+1), stderr: &sdkclient.LockedBuffer{}, exited: make(chan struct{})}
+		s := &natsServer{name: fmt.Sprintf("nats-%d", i+1), stderr: &sdkclient.LockedBuffer{}, exited: make(chan struct{}),
+			monitor: fmt.Sprintf("http://127.0.0.1:%d", monitors[i])}
 		s.cmd = exec.Command(bin, "--name", s.name, "--cluster-port", fmt.Sprint(ports[i]),
-			"--routes", strings.Join(routes, ","), "--store-dir", t.TempDir(), "--log")
+			"--routes", strings.Join(routes, ","), "--store-dir", t.TempDir(), "--log", "--http-port", fmt.Sprint(monitors[i]))
 		s.cmd.Stderr = s.stderr
 		stdin, err := s.cmd.StdinPipe() // natsnode exits when this closes, even if the test dies
 		if err != nil {
@@ -120,6 +123,34 @@ func (c *natsCluster) urls() string {
 		out = append(out, s.url)
 	}
 	return strings.Join(out, ",")
+}
+
+// roomSubscriptions counts the client subscriptions to a room's subject on every server of
+// the cluster, from their monitoring endpoints (/connz): how many copies of each of the room's
+// messages the cluster hands out to clients.
+func (c *natsCluster) roomSubscriptions(t testing.TB, roomID string) int {
+	t.Helper()
+	n := 0
+	for _, s := range c.servers {
+		resp, err := http.Get(s.monitor + "/connz?subs=1&limit=1024")
+		mustNoErr(t, err)
+		var connz struct {
+			Connections []struct {
+				Subscriptions []string `json:"subscriptions_list"`
+			} `json:"connections"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&connz)
+		resp.Body.Close()
+		mustNoErr(t, err)
+		for _, conn := range connz.Connections {
+			for _, sub := range conn.Subscriptions {
+				if strings.HasPrefix(sub, "ivschat.room.") && strings.HasSuffix(sub, "."+roomID) {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // streamLeader is the index of the server leading a stream, -1 if none is known.

@@ -38,6 +38,7 @@ func run() error {
 	routes := flag.String("routes", "", "comma-separated nats-route:// URLs of every server, this one included")
 	storeDir := flag.String("store-dir", "", "JetStream store directory")
 	logToStderr := flag.Bool("log", false, "log to standard error")
+	httpPort := flag.Int("http-port", 0, "monitoring port on 127.0.0.1 (/connz, /subsz; 0: none)")
 	flag.Parse()
 	if *clusterPort <= 0 || *storeDir == "" || *routes == "" {
 		return fmt.Errorf("--cluster-port, --store-dir and --routes are required")
@@ -51,6 +52,9 @@ func run() error {
 		NoSigs:     true,
 		NoLog:      !*logToStderr,
 		Cluster:    server.ClusterOpts{Name: *clusterName, Host: "127.0.0.1", Port: *clusterPort},
+	}
+	if *httpPort > 0 {
+		opts.HTTPHost, opts.HTTPPort = "127.0.0.1", *httpPort
 	}
 	for _, r := range strings.Split(*routes, ",") {
 		u, err := url.Parse(strings.TrimSpace(r))
