@@ -160,12 +160,16 @@ type options struct {
 	out, profile        string
 	settle, drain       time.Duration
 	repeat              int
+	natsURL             string
+	enginePids          string
 }
 
 func run(args []string) error {
 	var o options
 	fs := newFlagSet("run", "[flags]")
-	fs.StringVar(&o.targets, "targets", "ivschatd,baseline", "servers to measure: ivschatd, baseline")
+	fs.StringVar(&o.targets, "targets", "ivschatd,baseline", "servers to measure: ivschatd, baseline, cluster:N (N nodes on the NATS cluster of -nats-url, members spread over them)")
+	fs.StringVar(&o.natsURL, "nats-url", "", "cluster:N targets: the NATS cluster's client URLs, comma separated (e.g. from test/cluster/cmd/natscluster)")
+	fs.StringVar(&o.enginePids, "engine-pids", "", "pids of the NATS servers, comma separated: their CPU is reported as engine CPU")
 	fs.StringVar(&o.scenarios, "scenarios", "idle,fanout,smallrooms,storm,stormmint,mint", "scenarios to run, in order (stormmint: the connect storm with each member's token minted during it)")
 	fs.StringVar(&o.addr, "addr", "", "measure the ivschatd at this URL (http://host:port) instead of starting one")
 	fs.IntVar(&o.pid, "pid", 0, "pid of the ivschatd at -addr, for /proc memory and CPU")
@@ -211,7 +215,16 @@ func run(args []string) error {
 		return err
 	}
 	targets := splitList(o.targets)
-	if contains(targets, "ivschatd") && o.addr == "" && o.ivschatd == "" {
+	needsIvschatd := contains(targets, "ivschatd")
+	for _, t := range targets {
+		if strings.HasPrefix(t, "cluster:") {
+			needsIvschatd = true
+			if o.natsURL == "" {
+				return fmt.Errorf("-targets %s needs -nats-url", t)
+			}
+		}
+	}
+	if needsIvschatd && o.addr == "" && o.ivschatd == "" {
 		fmt.Fprintln(os.Stderr, "building ./cmd/ivschatd")
 		if o.ivschatd, err = bench.BuildIvschatd("."); err != nil {
 			return err
@@ -224,6 +237,13 @@ func run(args []string) error {
 	}
 	r := &bench.Runner{Local: bench.NewPool(), SourceIPs: ips, ConnectConcurrency: o.connectConc,
 		Progress: os.Stderr, ProgressEvery: 2 * time.Second, Drain: o.drain, Settle: o.settle}
+	for _, p := range splitList(o.enginePids) {
+		pid, err := strconv.Atoi(p)
+		if err != nil {
+			return fmt.Errorf("-engine-pids: %q is not a pid", p)
+		}
+		r.EnginePids = append(r.EnginePids, pid)
+	}
 	for i := 0; i < max(o.workers, 1); i++ {
 		w, err := bench.StartWorker([]string{exe, "worker"}, nil)
 		if err != nil {
@@ -253,6 +273,13 @@ func run(args []string) error {
 
 	// start brings up a fresh server of the target for one scenario.
 	start := func(name string) (bench.Target, func(), error) {
+		if n, ok := strings.CutPrefix(name, "cluster:"); ok {
+			nodes, err := strconv.Atoi(n)
+			if err != nil || nodes < 1 {
+				return nil, nil, fmt.Errorf("target %q: want cluster:N with N ≥ 1", name)
+			}
+			return startCluster(name, o.ivschatd, o.natsURL, nodes, strings.Fields(o.ivschatdArgs))
+		}
 		switch name {
 		case "ivschatd":
 			if o.addr != "" {
@@ -318,11 +345,45 @@ func run(args []string) error {
 	return nil
 }
 
+// startCluster starts nodes ivschatd processes on the NATS cluster at natsURL, replicating
+// by 3, each with a data directory of its own; the target's control plane is the first node's
+// and its members are spread over all of them.
+func startCluster(name, bin, natsURL string, nodes int, extra []string) (bench.Target, func(), error) {
+	var procs []*bench.Proc
+	stop := func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}
+	t := &bench.Ivschatd{Label: name, Concurrency: 32}
+	for i := range nodes {
+		dir, err := os.MkdirTemp("", "ivschat-bench-data-")
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		argv := append([]string{bin, "--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-addr", "",
+			"--nats-url", natsURL, "--replicas", "3"}, extra...)
+		p, err := bench.StartProc(fmt.Sprintf("%s-node-%d", name, i+1), argv, nil, dir)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		procs = append(procs, p)
+		if i == 0 {
+			t.BaseURL, t.Client = p.URL, bench.SDKClient(p.URL)
+		}
+		t.WS = append(t.WS, "ws"+strings.TrimPrefix(p.URL, "http"))
+		t.PIDs = append(t.PIDs, p.Pid())
+	}
+	return t, stop, nil
+}
+
 // runPair runs one scenario on each target in turn, each on a freshly started server.
 func runPair(ctx context.Context, r *bench.Runner, rec *bench.Record, sc string, targets []string,
 	start func(string) (bench.Target, func(), error), o *options, phases [][2]any) error {
 	for _, tn := range targets {
-		if sc == "mint" && tn != "ivschatd" {
+		if sc == "mint" && tn == "baseline" {
 			continue
 		}
 		if ctx.Err() != nil {

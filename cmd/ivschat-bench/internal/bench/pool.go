@@ -123,7 +123,8 @@ func indexOf(p []byte, s string) int {
 
 // ConnectRequest asks a generator to open members.
 type ConnectRequest struct {
-	URL    string   `json:"url"`
+	// URLs are the servers' WebSocket URLs: member i dials URLs[i % len].
+	URLs   []string `json:"urls"`
 	Tokens []string `json:"tokens"`
 	// Rooms is the room index of each token; Senders the sender number of each (nil: none send).
 	Rooms   []int32 `json:"rooms"`
@@ -208,7 +209,7 @@ func (p *Pool) Connect(ctx context.Context, req ConnectRequest) ConnectResult {
 				var conn net.Conn
 				var br *bufio.Reader
 				if err == nil {
-					conn, br, err = dialWS(hctx, req.URL, token, src)
+					conn, br, err = dialWS(hctx, req.URLs[i%len(req.URLs)], token, src)
 				}
 				cancel()
 				if err == nil {

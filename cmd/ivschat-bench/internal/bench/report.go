@@ -252,7 +252,7 @@ func WriteTables(w io.Writer, rec *Record) {
 		var other []string
 		for _, k := range []string{"kib_per_conn", "kib_per_conn_slope", "rss_after_mib", "connections_per_s", "connected",
 			"reuse_refused", "server_cpu_us_per_connect", "calls_per_s", "calls_per_server_core_s", "rejected", "dropped_connections", "server_rss_mib",
-			"deliveries_per_write_call", "server_cpu_us_per_delivery", "other_cpu_pct", "load_average"} {
+			"deliveries_per_write_call", "server_cpu_us_per_delivery", "engine_cpu_us_per_delivery", "other_cpu_pct", "load_average"} {
 			if v, found := r.Metrics[k]; found && !(v == 0 && (k == "rejected" || k == "dropped_connections")) {
 				other = append(other, fmt.Sprintf("%s=%g", k, v))
 			}

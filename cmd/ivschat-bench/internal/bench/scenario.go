@@ -26,6 +26,9 @@ type Runner struct {
 	ProgressEvery time.Duration
 	// WorkerPids are the generator processes, whose CPU the results report.
 	WorkerPids []int
+	// EnginePids are the NATS servers of an external engine, whose CPU the results report
+	// apart from the server's.
+	EnginePids []int
 	// Drain is the longest wait for deliveries after the last send.
 	Drain time.Duration
 	// Settle is the pause before a memory reading.
@@ -79,20 +82,46 @@ func (r *Runner) logf(format string, args ...any) {
 // cpuMeter measures CPU used by the server and by the generator processes over a window.
 type cpuMeter struct {
 	r       *Runner
-	pid     int
+	pids    []int
 	start   time.Time
 	server  procstat.Sample
+	engine  procstat.Sample
 	gen     float64
 	machine procstat.MachineCPU
 	load    float64
 }
 
 func (r *Runner) meter(t Target) *cpuMeter {
-	m := &cpuMeter{r: r, pid: t.Pid(), start: time.Now(), gen: r.generatorCPU(), machine: procstat.ReadMachineCPU(), load: procstat.LoadAverage()}
-	if m.pid > 0 {
-		m.server, _ = procstat.Read(m.pid)
+	m := &cpuMeter{r: r, pids: t.Pids(), start: time.Now(), gen: r.generatorCPU(), machine: procstat.ReadMachineCPU(), load: procstat.LoadAverage()}
+	if len(m.pids) > 0 {
+		m.server, _ = readServer(m.pids)
+	}
+	if len(r.EnginePids) > 0 {
+		m.engine, _ = readServer(r.EnginePids)
 	}
 	return m
+}
+
+// readServer is what /proc says of the server's processes together: memory, CPU and calls
+// added up.
+func readServer(pids []int) (procstat.Sample, error) {
+	var total procstat.Sample
+	for i, pid := range pids {
+		s, err := procstat.Read(pid)
+		if err != nil {
+			return total, err
+		}
+		if i == 0 {
+			total.At = s.At
+		}
+		total.RSSKiB += s.RSSKiB
+		total.HWMKiB += s.HWMKiB
+		total.Threads += s.Threads
+		total.CPUSeconds += s.CPUSeconds
+		total.ReadCalls += s.ReadCalls
+		total.WriteCalls += s.WriteCalls
+	}
+	return total, nil
 }
 
 func (r *Runner) generatorCPU() float64 {
@@ -119,14 +148,20 @@ func (m *cpuMeter) stop(res *Result) {
 	res.Metrics["softirq_cpu_pct"] = round1(100 * (mc.SoftIRQ - m.machine.SoftIRQ) / wall)
 	res.Metrics["load_average"] = m.load
 	other := mc.Busy - m.machine.Busy - gen
-	if m.pid > 0 {
-		if s, err := procstat.Read(m.pid); err == nil {
+	if len(m.pids) > 0 {
+		if s, err := readServer(m.pids); err == nil {
 			res.Metrics["server_cpu_s"] = round3(s.CPUSeconds - m.server.CPUSeconds)
 			res.Metrics["server_cpu_pct"] = round1(100 * (s.CPUSeconds - m.server.CPUSeconds) / wall)
 			res.Metrics["server_rss_mib"] = round1(float64(s.RSSKiB) / 1024)
 			other -= s.CPUSeconds - m.server.CPUSeconds
 			res.Metrics["server_write_calls"] = float64(s.WriteCalls - m.server.WriteCalls)
 			res.Metrics["server_read_calls"] = float64(s.ReadCalls - m.server.ReadCalls)
+		}
+	}
+	if len(m.r.EnginePids) > 0 {
+		if s, err := readServer(m.r.EnginePids); err == nil {
+			res.Metrics["engine_cpu_s"] = round3(s.CPUSeconds - m.engine.CPUSeconds)
+			other -= s.CPUSeconds - m.engine.CPUSeconds
 		}
 	}
 	res.Metrics["other_cpu_pct"] = round1(max(100*other/wall, 0))
@@ -145,7 +180,7 @@ func (r *Runner) connect(ctx context.Context, t Target, tokens []string, rooms, 
 	}
 	parts := make([]*part, len(r.Gens)+1)
 	for i := range parts {
-		parts[i] = &part{req: ConnectRequest{URL: t.WSURL(), SourceIPs: r.SourceIPs, Concurrency: conc}}
+		parts[i] = &part{req: ConnectRequest{URLs: t.WSURLs(), SourceIPs: r.SourceIPs, Concurrency: conc}}
 		if mint != nil {
 			parts[i].req.MintURL, parts[i].req.KeepTokens = mint.url, mint.keep
 		}
@@ -295,8 +330,8 @@ func (r *Runner) progress(label string, t Target, stop <-chan struct{}) {
 		defer tick.Stop()
 		start := time.Now()
 		var last procstat.Sample
-		if t.Pid() > 0 {
-			last, _ = procstat.Read(t.Pid())
+		if len(t.Pids()) > 0 {
+			last, _ = readServer(t.Pids())
 		}
 		var lastRecv int64
 		for {
@@ -312,8 +347,8 @@ func (r *Runner) progress(label string, t Target, stop <-chan struct{}) {
 			line := fmt.Sprintf("  [%s %s] %4.0fs open=%d dropped=%d recv=%d (+%d/s) errors=%d", t.Name(), label,
 				time.Since(start).Seconds(), s.Open, s.Dropped, s.Received, int64(float64(s.Received-lastRecv)/every.Seconds()), s.Errors)
 			lastRecv = s.Received
-			if t.Pid() > 0 {
-				if p, err := procstat.Read(t.Pid()); err == nil {
+			if len(t.Pids()) > 0 {
+				if p, err := readServer(t.Pids()); err == nil {
 					line += fmt.Sprintf(" | server rss=%.0fMiB cpu=%.0f%%", float64(p.RSSKiB)/1024,
 						100*(p.CPUSeconds-last.CPUSeconds)/p.At.Sub(last.At).Seconds())
 					last = p
@@ -339,10 +374,10 @@ func (r *Runner) settle() {
 }
 
 func (r *Runner) rss(t Target) int64 {
-	if t.Pid() <= 0 {
+	if len(t.Pids()) == 0 {
 		return 0
 	}
-	s, err := procstat.Read(t.Pid())
+	s, err := readServer(t.Pids())
 	if err != nil {
 		return 0
 	}
@@ -623,6 +658,9 @@ func (r *Runner) measure(ctx context.Context, t Target, res *Result, label strin
 	if cpu := res.Metrics["server_cpu_s"]; cpu > 0 && st.Received > 0 {
 		res.Metrics["server_cpu_us_per_delivery"] = round3(cpu * 1e6 / float64(st.Received))
 	}
+	if cpu := res.Metrics["engine_cpu_s"]; cpu > 0 && st.Received > 0 {
+		res.Metrics["engine_cpu_us_per_delivery"] = round3(cpu * 1e6 / float64(st.Received))
+	}
 	if len(st.ErrorKinds) > 0 {
 		res.Params["error_kinds"] = st.ErrorKinds
 	}
@@ -741,7 +779,7 @@ func (r *Runner) Storm(ctx context.Context, t Target, n, roomSize, conc, reuseSa
 			sample = append(sample, used[j])
 			srooms = append(srooms, usedRooms[j])
 		}
-		rr := r.Local.Connect(ctx, ConnectRequest{URL: t.WSURL(), Tokens: sample, Rooms: srooms, Concurrency: 16,
+		rr := r.Local.Connect(ctx, ConnectRequest{URLs: t.WSURLs(), Tokens: sample, Rooms: srooms, Concurrency: 16,
 			ExpectRefusal: true, SourceIPs: r.SourceIPs})
 		res.Metrics["reuse_checked"] = float64(len(sample))
 		res.Metrics["reuse_refused"] = float64(rr.OK)

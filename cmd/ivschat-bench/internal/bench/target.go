@@ -26,10 +26,10 @@ import (
 type Target interface {
 	// Name is "ivschatd" or "baseline".
 	Name() string
-	// WSURL is where members connect.
-	WSURL() string
-	// Pid is the server's process id, 0 when it is not known.
-	Pid() int
+	// WSURLs are where members connect: member i of a connect to WSURLs[i % len].
+	WSURLs() []string
+	// Pids are the server's processes (several for a cluster), none when not known.
+	Pids() []int
 	// CreateRooms makes n rooms and returns their identifiers.
 	CreateRooms(ctx context.Context, n int) ([]string, error)
 	// Tokens makes one token for each (room, user) pair.
@@ -45,11 +45,13 @@ const (
 	DevRegion          = "us-east-1"
 )
 
-// Ivschatd is an ivschatd node reached through its signed control plane.
+// Ivschatd is an ivschatd node, or the nodes of a cluster, reached through the signed control
+// plane of the first.
 type Ivschatd struct {
-	BaseURL string // http://host:port
-	WS      string // ws://host:port; derived from BaseURL when empty
-	PID     int
+	Label   string   // the target's name; "ivschatd" when empty
+	BaseURL string   // http://host:port
+	WS      []string // ws://host:port of every node; derived from BaseURL when empty
+	PIDs    []int
 	Client  *ivschat.Client
 	// Concurrency bounds control-plane calls in flight while setting up.
 	Concurrency int
@@ -57,7 +59,11 @@ type Ivschatd struct {
 
 // NewIvschatd makes a target for the node at baseURL with the development credentials.
 func NewIvschatd(baseURL string, pid int) *Ivschatd {
-	return &Ivschatd{BaseURL: baseURL, PID: pid, Client: SDKClient(baseURL), Concurrency: 32}
+	t := &Ivschatd{BaseURL: baseURL, Client: SDKClient(baseURL), Concurrency: 32}
+	if pid > 0 {
+		t.PIDs = []int{pid}
+	}
+	return t
 }
 
 // SDKClient is the official ivschat client for a node, with the development credentials
@@ -73,13 +79,18 @@ func SDKClient(baseURL string) *ivschat.Client {
 	})
 }
 
-func (t *Ivschatd) Name() string { return "ivschatd" }
-func (t *Ivschatd) Pid() int     { return t.PID }
-func (t *Ivschatd) WSURL() string {
-	if t.WS != "" {
+func (t *Ivschatd) Name() string {
+	if t.Label != "" {
+		return t.Label
+	}
+	return "ivschatd"
+}
+func (t *Ivschatd) Pids() []int { return t.PIDs }
+func (t *Ivschatd) WSURLs() []string {
+	if len(t.WS) > 0 {
 		return t.WS
 	}
-	return "ws" + strings.TrimPrefix(t.BaseURL, "http")
+	return []string{"ws" + strings.TrimPrefix(t.BaseURL, "http")}
 }
 func (t *Ivschatd) SingleUse() bool { return true }
 
@@ -148,9 +159,11 @@ type BaselineTarget struct {
 	nonce   atomic.Int64
 }
 
-func (t *BaselineTarget) Name() string    { return "baseline" }
-func (t *BaselineTarget) Pid() int        { return t.PID }
-func (t *BaselineTarget) WSURL() string   { return "ws" + strings.TrimPrefix(t.BaseURL, "http") }
+func (t *BaselineTarget) Name() string { return "baseline" }
+func (t *BaselineTarget) Pids() []int  { return []int{t.PID} }
+func (t *BaselineTarget) WSURLs() []string {
+	return []string{"ws" + strings.TrimPrefix(t.BaseURL, "http")}
+}
 func (t *BaselineTarget) SingleUse() bool { return false }
 
 func (t *BaselineTarget) CreateRooms(ctx context.Context, n int) ([]string, error) {
