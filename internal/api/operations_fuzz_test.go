@@ -21,7 +21,7 @@ func FuzzOperations(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(eng.Close)
-	svc := service.New(eng, engine.NewBroker(eng), service.Config{Region: "us-east-1"})
+	svc := service.New(eng, engine.NewBroker(eng), service.DefaultConfig())
 	room, err := svc.CreateRoom(context.Background(), "123456789012", &chat.CreateRoomInput{})
 	if err != nil {
 		f.Fatal(err)

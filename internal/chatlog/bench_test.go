@@ -94,7 +94,8 @@ func BenchmarkShip(b *testing.B) {
 			c.cfg(&cfg)
 			b.ResetTimer()
 			start := time.Now()
-			s := Start(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s := New(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s.Start()
 			for {
 				waiting, err := e.ChatLogWaiting(context.Background())
 				if err == nil && len(waiting) == 0 {

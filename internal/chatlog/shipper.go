@@ -26,7 +26,8 @@ import (
 	"github.com/ivschatd/ivschatd/internal/metrics"
 )
 
-// Config tunes shipping. Zero values take the defaults of DefaultConfig.
+// Config tunes shipping; DefaultConfig is the one source of its defaults, and cmd/ivschatd
+// checks the bounds of each setting.
 type Config struct {
 	// Region is the AWS region of destinations when the AWS configuration (AWS_REGION, the
 	// profile) names none.
@@ -67,28 +68,6 @@ func DefaultConfig() Config {
 		RetryMin:        time.Second,
 		RetryMax:        time.Minute,
 		Stream:          engine.ChatLogStreamConfig{MaxAge: engine.DefaultChatLogMaxAge, MaxBytes: engine.DefaultChatLogMaxBytes},
-	}
-}
-
-func (c *Config) fill() {
-	d := DefaultConfig()
-	if c.S3BatchBytes <= 0 {
-		c.S3BatchBytes = d.S3BatchBytes
-	}
-	if c.S3BatchInterval <= 0 {
-		c.S3BatchInterval = d.S3BatchInterval
-	}
-	if c.BatchInterval <= 0 {
-		c.BatchInterval = d.BatchInterval
-	}
-	if c.AckWait <= 0 {
-		c.AckWait = d.AckWait
-	}
-	if c.RetryMin <= 0 {
-		c.RetryMin = d.RetryMin
-	}
-	if c.RetryMax < c.RetryMin {
-		c.RetryMax = max(d.RetryMax, c.RetryMin)
 	}
 }
 
@@ -136,27 +115,31 @@ func (s *Shipper) Pending() map[string]uint64 {
 	return nil
 }
 
-// Start loads the AWS configuration and starts shipping; it returns at once. A configuration
-// that does not load is reported by every shipment until it is fixed, without stopping chat.
-func Start(e *engine.Engine, cfg Config, log *slog.Logger) *Shipper {
-	cfg.fill()
-	return start(e, cfg, log, newSinks(context.Background(), cfg, log))
+// New makes a shipper over the engine's chat-log stream, loading the AWS configuration of its
+// destinations. A configuration that does not load is reported by every shipment until it is
+// fixed, without stopping chat.
+func New(e *engine.Engine, cfg Config, log *slog.Logger) *Shipper {
+	return newShipper(e, cfg, log, newSinks(context.Background(), cfg, log))
 }
 
-func start(e *engine.Engine, cfg Config, log *slog.Logger, ss *sinks) *Shipper {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Shipper{cfg: cfg, engine: e, log: log, ctx: ctx, cancel: cancel, workers: map[string]*worker{}, sinks: ss}
+func newShipper(e *engine.Engine, cfg Config, log *slog.Logger, ss *sinks) *Shipper {
+	s := &Shipper{cfg: cfg, engine: e, log: log, workers: map[string]*worker{}, sinks: ss}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hard, s.hardCancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Start starts shipping, until Stop; it returns at once.
+func (s *Shipper) Start() {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		e.RouteChatLogs(ctx, cfg.RetryMin)
+		s.engine.RouteChatLogs(s.ctx, s.cfg.RetryMin)
 	}()
 	go func() {
 		defer s.wg.Done()
 		s.discover()
 	}()
-	return s
 }
 
 // loadAWS loads the standard AWS SDK configuration chain.

@@ -130,7 +130,8 @@ func openEngine(t testing.TB) *engine.Engine {
 // startShipper runs a shipper (a node) on an engine until the test ends.
 func startShipper(t testing.TB, e *engine.Engine, cfg Config, ss *sinks) *Shipper {
 	t.Helper()
-	s := start(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ss)
+	s := newShipper(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ss)
+	s.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -294,7 +295,8 @@ func TestStopShipsWhatItHolds(t *testing.T) {
 	cfg.S3BatchInterval = time.Hour
 	e := openEngine(t)
 	r := newRecorder(&s3Sink{cfg: cfg})
-	s := start(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &sinks{s3: r})
+	s := newShipper(e, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &sinks{s3: r})
+	s.Start()
 	records := send(t, e, "RRRRRRRRRRR1", 50, 10, bucket)
 	time.Sleep(1500 * time.Millisecond) // discovered and fetched, held for an hour
 	r.mu.Lock()

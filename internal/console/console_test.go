@@ -57,7 +57,7 @@ func newConsole(t *testing.T, open bool) (*Handler, *clock) {
 	}
 	t.Cleanup(eng.Close)
 	tap := chat.NewTap(engine.NewBroker(eng))
-	svc := service.New(eng, tap, service.Config{Region: "us-east-1"})
+	svc := service.New(eng, tap, service.DefaultConfig())
 	ps := api.Principals{}
 	for _, p := range []*api.Principal{
 		{AccessKeyID: keyA, SecretAccessKey: secretA, AccountID: accountA},

@@ -97,9 +97,6 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.URL == "" || cfg.Replicas < 0 {
 		cfg.Replicas = 1
 	}
-	if cfg.TokenLifetime <= 0 {
-		cfg.TokenLifetime = chat.DefaultTokenLifetime
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}

@@ -35,8 +35,11 @@ type Config struct {
 	Metrics *metrics.Metrics
 }
 
-// DefaultTimeout is the service's fixed review timeout.
-const DefaultTimeout = 200 * time.Millisecond
+// DefaultConfig is the reviewer's configuration unless flags say otherwise: the service's
+// fixed review timeout, and 512 reviews in flight.
+func DefaultConfig() Config {
+	return Config{Timeout: 200 * time.Millisecond, Concurrency: 512}
+}
 
 // maxAnswerBytes caps a handler's answer; anything larger breaks the contract.
 const maxAnswerBytes = 64 << 10
@@ -54,20 +57,15 @@ type Reviewer struct {
 	lambdas    map[string]*lambda.Client // by region
 }
 
-// New makes a reviewer.
+// New makes a reviewer; cmd/ivschatd has checked the configuration.
 func New(cfg Config) *Reviewer {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 512
-	}
-	r := &Reviewer{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), lambdas: map[string]*lambda.Client{},
+	return &Reviewer{cfg: cfg, sem: make(chan struct{}, cfg.Concurrency), lambdas: map[string]*lambda.Client{},
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}}
-	// Load the AWS configuration now rather than inside the first review's 200 ms.
-	go r.loadAWSConfig()
-	return r
 }
+
+// Start loads the AWS configuration in the background, so that the first review does not
+// spend its 200 ms on it.
+func (r *Reviewer) Start() { go r.loadAWSConfig() }
 
 func (r *Reviewer) loadAWSConfig() {
 	r.lambdaOnce.Do(func() {

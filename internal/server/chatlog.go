@@ -7,11 +7,12 @@ import (
 	"github.com/ivschatd/ivschatd/internal/engine"
 )
 
-// startChatlog starts shipping chat logs; destinations default to the node's region.
-func startChatlog(eng *engine.Engine, cfg Config, log *slog.Logger) *chatlog.Shipper {
+// newShipper makes the chat-log shipper; destinations are in the node's region unless the
+// chat-log configuration names another.
+func newShipper(eng *engine.Engine, cfg Config, log *slog.Logger) *chatlog.Shipper {
 	c := cfg.Chatlog
 	if c.Region == "" {
 		c.Region = cfg.Region
 	}
-	return chatlog.Start(eng, c, log)
+	return chatlog.New(eng, c, log)
 }

@@ -66,21 +66,22 @@ type Config struct {
 
 // DefaultConfig is the configuration of `ivschatd` with no flags.
 func DefaultConfig() Config {
+	svc := service.DefaultConfig()
 	return Config{
 		Addr:                     "127.0.0.1:8080",
 		AdminAddr:                "127.0.0.1:8081",
 		DataDir:                  "data",
-		Region:                   "us-east-1",
+		Region:                   svc.Region,
 		AccountID:                "123456789012",
 		Replicas:                 0,
-		MaxRooms:                 chat.DefaultMaxRooms,
-		MaxLoggingConfigurations: chat.DefaultMaxLoggingConfigurations,
-		TokenLifetime:            chat.DefaultTokenLifetime,
+		MaxRooms:                 svc.Quotas.MaxRooms,
+		MaxLoggingConfigurations: svc.Quotas.MaxLoggingConfigurations,
+		TokenLifetime:            svc.TokenLifetime,
 		TokenKeyRotation:         24 * time.Hour,
 		ReadHeaderTimeout:        10 * time.Second,
 		API:                      api.DefaultLimits(),
 		Gateway:                  gateway.DefaultConfig(),
-		Review:                   review.Config{Timeout: review.DefaultTimeout, Concurrency: 512},
+		Review:                   review.DefaultConfig(),
 		Chatlog:                  chatlog.DefaultConfig(),
 	}
 }
@@ -199,10 +200,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		ChatLogPending: func() map[string]uint64 { return s.shipper.Pending() },
 	})
 	cfg.Gateway.Metrics, cfg.Review.Metrics, cfg.Chatlog.Metrics = s.metrics, s.metrics, s.metrics
-	s.shipper = startChatlog(eng, cfg, log)
+	s.shipper = newShipper(eng, cfg, log)
+	s.shipper.Start()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	s.gateway = gateway.New(svc, broker, review.New(cfg.Review), cfg.Gateway, log)
+	reviewer := review.New(cfg.Review)
+	reviewer.Start()
+	s.gateway = gateway.New(svc, broker, reviewer, cfg.Gateway, log)
 	s.gateway.Start()
 	controlPlane := api.New(svc, principals, cfg.API, log)
 	controlPlane.Metrics = s.metrics

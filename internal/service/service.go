@@ -45,19 +45,17 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultConfig is the service of `ivschatd` with no flags: IVS Chat's own quotas and token
+// lifetime, in us-east-1.
+func DefaultConfig() Config {
+	return Config{Region: "us-east-1", TokenLifetime: chat.DefaultTokenLifetime,
+		Quotas: Quotas{MaxRooms: chat.DefaultMaxRooms, MaxLoggingConfigurations: chat.DefaultMaxLoggingConfigurations}}
+}
+
 // New makes a Service over an open engine, publishing room signals through b.
 func New(e *engine.Engine, b chat.Broker, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.TokenLifetime <= 0 {
-		cfg.TokenLifetime = chat.DefaultTokenLifetime
-	}
-	if cfg.Quotas.MaxRooms <= 0 {
-		cfg.Quotas.MaxRooms = chat.DefaultMaxRooms
-	}
-	if cfg.Quotas.MaxLoggingConfigurations <= 0 {
-		cfg.Quotas.MaxLoggingConfigurations = chat.DefaultMaxLoggingConfigurations
 	}
 	return &Service{engine: e, region: cfg.Region, quotas: cfg.Quotas, tokenLifetime: cfg.TokenLifetime,
 		reach: cfg.Reach, now: cfg.Now, broker: b}
