@@ -159,7 +159,8 @@ var operations = []string{"CreateRoom", "GetRoom", "UpdateRoom", "DeleteRoom", "
 	"CreateLoggingConfiguration", "GetLoggingConfiguration", "UpdateLoggingConfiguration",
 	"DeleteLoggingConfiguration", "ListLoggingConfigurations", "CreateChatToken", "SendEvent",
 	"DeleteMessage", "DisconnectUser", "TagResource", "UntagResource", "ListTagsForResource",
-	chat.ExtensionActionPrefix + "BanUser", chat.ExtensionActionPrefix + "UnbanUser", chat.ExtensionActionPrefix + "ListBans"}
+	chat.ExtensionActionPrefix + "BanUser", chat.ExtensionActionPrefix + "UnbanUser", chat.ExtensionActionPrefix + "ListBans",
+	chat.ExtensionActionPrefix + "ListRoomMessages"}
 
 type sessionView struct {
 	SignIn      bool      `json:"signIn"`

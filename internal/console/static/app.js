@@ -358,6 +358,27 @@ function disconnectButton(room, userId) {
 }
 
 const BAN = 'ivschatd:BanUser';
+const LIST_MESSAGES = 'ivschatd:ListRoomMessages';
+
+// loadHistory puts the messages the room keeps (ivschatd:history) at the top of the feed,
+// oldest first, before what arrived live meanwhile; a message already shown live is not shown twice.
+async function loadHistory(room, state, feedEmpty) {
+  let kept;
+  try {
+    kept = (await api(LIST_MESSAGES, { roomIdentifier: room.arn, maxResults: 100 })).messages;
+  } catch (err) {
+    state.feed.prepend(h('li', { class: 'event' }, h('div', { class: 'body' }, `History could not be read: ${err.message}`)));
+    return;
+  }
+  const first = state.feed.firstChild;
+  for (const p of kept.reverse()) {
+    if (state.feed.querySelector(`li[data-id="${CSS.escape(p.Id)}"]`)) continue;
+    const li = feedItem(p, room, state);
+    li.classList.add('kept');
+    state.feed.insertBefore(li, first);
+  }
+  if (kept.length) feedEmpty.hidden = true;
+}
 
 function banButton(room, userId, onBanned) {
   return h('button', { type: 'button', class: 'small danger', onclick: async () => {
@@ -496,6 +517,7 @@ function roomView(id) {
       settings.replaceChildren(settingsList(room));
       if (!sideBuilt) {
         sideBuilt = true;
+        if (room.tags?.['ivschatd:history'] && allowed(LIST_MESSAGES)) loadHistory(room, state, feedEmpty);
         side.append(
           h('section', { class: 'card', 'aria-label': 'Connected now' }, h('h2', {}, 'Connected now'),
             h('p', { class: 'muted' }, 'Users with a connection to this node.'), members, membersEmpty,

@@ -313,6 +313,32 @@ describe('web console and demo chat (chromium)', { skip: !existsSync(CHROMIUM_PA
     // The refusals above are answers the test asked for (400, 409), which the browser logs.
     assert.deepEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION|status of 40[0139]/.test(e)), []);
   });
+  it('a room that keeps history (ivschatd:history) shows its kept messages first, oldest first, then live ones', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const client = makeIvschatClient(server);
+    const { CreateRoomCommand } = await import('@aws-sdk/client-ivschat');
+    const room = await client.send(new CreateRoomCommand({ name: 'with-history', tags: { 'ivschatd:history': '10' } }));
+    installWebSocket();
+    const { ChatRoom, SendMessageRequest } = await import('amazon-ivs-chat-messaging');
+    const dave = new RoomRecorder(ChatRoom, {
+      name: 'dave', wsUrl: server.wsUrl,
+      tokenProvider: tokenProvider(client, { roomIdentifier: room.arn, userId: 'dave', capabilities: ['SEND_MESSAGE'] }),
+    });
+    await dave.connect(20_000);
+    await dave.room.sendMessage(new SendMessageRequest('kept one'));
+    await dave.room.sendMessage(new SendMessageRequest('kept two'));
+
+    const page = await browser.context.newPage();
+    watchErrors(page, errors);
+    await page.goto(`${consoleUrl(server)}#/rooms/${room.id}`);
+    const feed = page.getByRole('list', { name: 'Messages and events' });
+    await feed.getByText('kept two').waitFor(WAIT);
+    await dave.room.sendMessage(new SendMessageRequest('live three'));
+    await feed.getByText('live three').waitFor(WAIT);
+    const texts = await feed.locator('li.message .content').allTextContents();
+    assert.deepEqual(texts, ['kept one', 'kept two', 'live three']);
+    dave.disconnect();
+    await page.close();
+  });
 });
 
 describe('console sign-in (chromium)', { skip: !existsSync(CHROMIUM_PATH) && `no chromium at ${CHROMIUM_PATH}` }, () => {
