@@ -443,3 +443,35 @@ func BenchmarkConnectReplay(b *testing.B) {
 		})
 	}
 }
+
+// A room's kept messages are in the store: after a restart of the node they are listed and
+// replayed as before, byte for byte.
+func TestHistorySurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	start := func() *server.Server {
+		cfg := server.DefaultConfig()
+		cfg.Addr, cfg.AdminAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
+		return startNode(t, cfg)
+	}
+	first := start()
+	c := devClient(first)
+	room := newRoom(t, c, &ivschat.CreateRoomInput{Tags: map[string]string{"ivschatd:history": "5", "ivschatd:replay": "5"}})
+	m := join(t, first, newToken(t, c, room.Arn, "alice", capSend))
+	sent := [][]byte{m.say("before"), m.say("the restart")}
+	m.ws.Close()
+	stopNode(t, first)
+
+	second := start()
+	defer stopNode(t, second)
+	c = devClient(second)
+	got := listMessages(t, second, map[string]any{"roomIdentifier": aws.ToString(room.Arn)})
+	if len(got.Messages) != 2 || string(got.Messages[0]) != string(sent[1]) || string(got.Messages[1]) != string(sent[0]) {
+		t.Fatalf("after the restart ListRoomMessages gives %s", got.Messages)
+	}
+	late := join(t, second, newToken(t, c, room.Arn, "bob"))
+	for _, want := range sent {
+		if got := late.nextRaw(); string(got) != string(want) {
+			t.Fatalf("replayed after the restart\n%s\nfirst delivered as\n%s", got, want)
+		}
+	}
+}
