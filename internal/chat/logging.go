@@ -39,15 +39,9 @@ type FirehoseDestination struct {
 
 // LoggingConfiguration is a chat-log destination as stored.
 type LoggingConfiguration struct {
-	Account     string            `json:"account"`
-	Region      string            `json:"region"`
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	CreateTime  time.Time         `json:"createTime"`
-	UpdateTime  time.Time         `json:"updateTime"`
-	Destination Destination       `json:"destinationConfiguration"`
-	State       string            `json:"state"`
-	Tags        map[string]string `json:"tags"`
+	Resource
+	Destination Destination `json:"destinationConfiguration"`
+	State       string      `json:"state"`
 }
 
 // ARN is the logging configuration's ARN.
@@ -130,15 +124,7 @@ func (in *CreateLoggingConfigurationInput) Validate() (Destination, error) {
 
 // NewLoggingConfiguration builds a configuration from a validated request.
 func NewLoggingConfiguration(in *CreateLoggingConfigurationInput, d Destination, region, account, id string, now time.Time) *LoggingConfiguration {
-	c := &LoggingConfiguration{Account: account, Region: region, ID: id, CreateTime: now, UpdateTime: now,
-		Destination: d, State: StateActive, Tags: map[string]string{}}
-	if in.Name != nil {
-		c.Name = *in.Name
-	}
-	for k, val := range in.Tags {
-		c.Tags[k] = val
-	}
-	return c
+	return &LoggingConfiguration{Resource: newResource(region, account, id, in.Name, in.Tags, now), Destination: d, State: StateActive}
 }
 
 // UpdateLoggingConfigurationInput is the UpdateLoggingConfiguration request; absent members stay.

@@ -26,18 +26,34 @@ type MessageReviewHandler struct {
 	FallbackResult string `json:"fallbackResult"`
 }
 
-// Room is a chat room as stored. Account and Region place it; they are not wire members.
+// Resource is what a room and a logging configuration both are: a named, tagged thing of an
+// account in a region. Account and Region place it; they are not wire members.
+type Resource struct {
+	Account    string            `json:"account"`
+	Region     string            `json:"region"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	CreateTime time.Time         `json:"createTime"`
+	UpdateTime time.Time         `json:"updateTime"`
+	Tags       map[string]string `json:"tags"`
+}
+
+// newResource is a resource created now from a validated request's name and tags.
+func newResource(region, account, id string, name *string, tags map[string]string, now time.Time) Resource {
+	r := Resource{Account: account, Region: region, ID: id, Name: Deref(name), CreateTime: now, UpdateTime: now,
+		Tags: make(map[string]string, len(tags))}
+	for k, v := range tags {
+		r.Tags[k] = v
+	}
+	return r
+}
+
+// Room is a chat room as stored.
 type Room struct {
-	Account                         string                `json:"account"`
-	Region                          string                `json:"region"`
-	ID                              string                `json:"id"`
-	Name                            string                `json:"name"`
-	CreateTime                      time.Time             `json:"createTime"`
-	UpdateTime                      time.Time             `json:"updateTime"`
+	Resource
 	MaximumMessageRatePerSecond     int                   `json:"maximumMessageRatePerSecond"`
 	MaximumMessageLength            int                   `json:"maximumMessageLength"`
 	MessageReviewHandler            *MessageReviewHandler `json:"messageReviewHandler,omitempty"`
-	Tags                            map[string]string     `json:"tags"`
 	LoggingConfigurationIdentifiers []string              `json:"loggingConfigurationIdentifiers"`
 }
 
@@ -102,15 +118,10 @@ func (in *CreateRoomInput) Validate() ([]ARN, error) {
 // NewRoom builds a room from a validated request, applying the model's defaults.
 func NewRoom(in *CreateRoomInput, region, account, id string, now time.Time) *Room {
 	r := &Room{
-		Account: account, Region: region, ID: id,
-		CreateTime: now, UpdateTime: now,
+		Resource:                        newResource(region, account, id, in.Name, in.Tags, now),
 		MaximumMessageRatePerSecond:     DefaultMaxMessageRatePerSecond,
 		MaximumMessageLength:            DefaultMaxMessageLength,
-		Tags:                            map[string]string{},
 		LoggingConfigurationIdentifiers: []string{},
-	}
-	if in.Name != nil {
-		r.Name = *in.Name
 	}
 	if in.MaximumMessageRatePerSecond != nil {
 		r.MaximumMessageRatePerSecond = *in.MaximumMessageRatePerSecond
@@ -120,9 +131,6 @@ func NewRoom(in *CreateRoomInput, region, account, id string, now time.Time) *Ro
 	}
 	if in.MessageReviewHandler != nil {
 		r.MessageReviewHandler = applyHandler(&MessageReviewHandler{FallbackResult: FallbackAllow}, in.MessageReviewHandler)
-	}
-	for k, val := range in.Tags {
-		r.Tags[k] = val
 	}
 	if in.LoggingConfigurationIdentifiers != nil {
 		r.LoggingConfigurationIdentifiers = dedupe(in.LoggingConfigurationIdentifiers)

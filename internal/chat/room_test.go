@@ -83,10 +83,10 @@ func TestNewRoom(t *testing.T) {
 }
 
 func baseRoom() *Room {
-	return &Room{Account: "123456789012", Region: "us-west-2", ID: "AbCdEfGh1234", Name: "lobby",
-		CreateTime: t0, UpdateTime: t0, MaximumMessageRatePerSecond: 7, MaximumMessageLength: 300,
+	return &Room{Resource: Resource{Account: "123456789012", Region: "us-west-2", ID: "AbCdEfGh1234", Name: "lobby",
+		CreateTime: t0, UpdateTime: t0, Tags: map[string]string{"team": "a"}},
+		MaximumMessageRatePerSecond: 7, MaximumMessageLength: 300,
 		MessageReviewHandler:            &MessageReviewHandler{URI: validLambda, FallbackResult: FallbackDeny},
-		Tags:                            map[string]string{"team": "a"},
 		LoggingConfigurationIdentifiers: []string{testLogARN}}
 }
 

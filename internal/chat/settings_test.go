@@ -99,7 +99,7 @@ func TestRoomSettings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.rule, func(t *testing.T) {
-			r := &Room{Tags: tc.tags}
+			r := &Room{Resource: Resource{Tags: tc.tags}}
 			if got := r.Settings(); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("settings = %+v, want %+v", got, tc.want)
 			}

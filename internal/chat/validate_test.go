@@ -521,9 +521,9 @@ func TestListRequests(t *testing.T) {
 }
 
 func TestListRoomsFilterMatch(t *testing.T) {
-	room := &Room{Name: "lobby", MessageReviewHandler: &MessageReviewHandler{URI: validLambda, FallbackResult: "ALLOW"},
+	room := &Room{Resource: Resource{Name: "lobby"}, MessageReviewHandler: &MessageReviewHandler{URI: validLambda, FallbackResult: "ALLOW"},
 		LoggingConfigurationIdentifiers: []string{testLogARN}}
-	bare := &Room{Name: "other"}
+	bare := &Room{Resource: Resource{Name: "other"}}
 	otherLog := "arn:aws:ivschat:us-west-2:123456789012:logging-configuration/ZZZZZZZZZZZZ"
 	tests := []struct {
 		name                   string

@@ -59,14 +59,14 @@ func (w *worker) run(ctx context.Context) {
 				if ctx.Err() == nil {
 					w.s.log.Warn("chat log: opening a destination's queue", "key", w.key, "err", err)
 				}
-				sleep(ctx, w.s.cfg.RetryMin)
+				engine.Sleep(ctx, w.s.cfg.RetryMin)
 				continue
 			}
 		}
 		now := time.Now()
 		w.touch(now)
 		if now.Before(w.pause) {
-			sleep(ctx, min(w.pause.Sub(now), w.s.cfg.AckWait/4))
+			engine.Sleep(ctx, min(w.pause.Sub(now), w.s.cfg.AckWait/4))
 			continue
 		}
 		w.flushDue(now)
@@ -79,7 +79,7 @@ func (w *worker) run(ctx context.Context) {
 			if ctx.Err() == nil {
 				w.s.log.Debug("chat log: fetching records", "key", w.key, "err", err)
 				q = nil // Reopen: the consumer may have been removed.
-				sleep(ctx, w.s.cfg.RetryMin)
+				engine.Sleep(ctx, w.s.cfg.RetryMin)
 			}
 			continue
 		}
@@ -237,13 +237,4 @@ func (w *worker) finish() {
 	}
 	w.groups = map[string]*batch{}
 	w.held = 0
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -284,14 +284,14 @@ func (e *Engine) RouteChatLogs(ctx context.Context, retry time.Duration) {
 				Replicas:      e.cfg.Replicas,
 			})
 			if err != nil {
-				sleep(ctx, retry)
+				Sleep(ctx, retry)
 				continue
 			}
 		}
 		msgs, err := fetch(ctx, cons, 256, time.Second)
 		if err != nil {
 			cons = nil // The consumer may be gone (removed, or the stream recreated).
-			sleep(ctx, retry)
+			Sleep(ctx, retry)
 			continue
 		}
 		e.route(ctx, msgs, retry)
@@ -358,7 +358,8 @@ func (e *Engine) route(ctx context.Context, msgs []jetstream.Msg, retry time.Dur
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
+// Sleep waits for d, or until ctx ends: the pause before a retry, here and in the shipper.
+func Sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -24,7 +24,7 @@ func TestFullDisk(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		id := chat.NewID()
-		err := e.Rooms.Create(ctx, acct, id, &chat.Room{Name: strings.Repeat("r", 128)})
+		err := e.Rooms.Create(ctx, acct, id, &chat.Room{Resource: chat.Resource{Name: strings.Repeat("r", 128)}})
 		if err == nil {
 			acknowledged = append(acknowledged, id)
 		}

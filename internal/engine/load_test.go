@@ -97,7 +97,7 @@ func TestDamagedStore(t *testing.T) {
 			var ids []string
 			for range rooms {
 				id := chat.NewID()
-				if err := e.Rooms.Create(context.Background(), acct, id, &chat.Room{Name: "room-" + id}); err != nil {
+				if err := e.Rooms.Create(context.Background(), acct, id, &chat.Room{Resource: chat.Resource{Name: "room-" + id}}); err != nil {
 					t.Fatal(err)
 				}
 				ids = append(ids, id)
@@ -138,7 +138,7 @@ func TestDamagedStore(t *testing.T) {
 				}
 			}
 			id := chat.NewID()
-			if err := e.Rooms.Create(context.Background(), acct, id, &chat.Room{Name: "after"}); err != nil {
+			if err := e.Rooms.Create(context.Background(), acct, id, &chat.Room{Resource: chat.Resource{Name: "after"}}); err != nil {
 				t.Fatalf("create after the damage: %v", err)
 			}
 			if err := e.RotateSealingKey(context.Background()); err != nil {

@@ -58,7 +58,7 @@ func settle(t testing.TB, h *hub) {
 }
 
 func testRoom(rate int) *chat.Room {
-	return &chat.Room{Account: "123456789012", ID: "AbCdEfGhIjKl", MaximumMessageRatePerSecond: rate}
+	return &chat.Room{Resource: chat.Resource{Account: "123456789012", ID: "AbCdEfGhIjKl"}, MaximumMessageRatePerSecond: rate}
 }
 
 func TestRoomSignalsOnTheBus(t *testing.T) {
