@@ -65,7 +65,7 @@ type Engine struct {
 	Bans *Table[chat.Ban]
 
 	tokens    *tokenClaims
-	rates     *roomRates
+	budgets   *roomBudgets
 	userRates *roomRates
 	health    jetstream.KeyValue
 	probeKey  string
@@ -211,14 +211,15 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Room rates are about the last second: kept in memory, and forgotten by rooms gone quiet.
+	// Room budgets are about the current second: kept in memory, and forgotten by rooms gone
+	// quiet.
 	rates, err := bucket(bucketRoomRates, 1, func(kc *jetstream.KeyValueConfig) {
 		kc.Storage, kc.TTL = jetstream.MemoryStorage, rateRecordTTL
 	})
 	if err != nil {
 		return err
 	}
-	e.rates = newRoomRates(e.nc, rates, "room rate")
+	e.budgets = newRoomBudgets(e.life, e.nc, rates)
 	// Slow mode's records of users' sends, for windows of up to an hour (ivschatd:user-rate).
 	userRates, err := bucket(bucketUserRates, 1, func(kc *jetstream.KeyValueConfig) {
 		kc.Storage, kc.TTL = jetstream.MemoryStorage, chat.MaxUserRateS*time.Second+rateRecordTTL

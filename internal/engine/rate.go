@@ -17,21 +17,19 @@ import (
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
 
-// A room's message rate is one record per room in a KV bucket: the send times of the
-// messages the room admitted lately, on every node. A node admits a send by writing the
-// record with the send added, on the condition that it is still the revision the node read
-// (compare-and-set): of nodes admitting at once, one write wins and the others read the
-// record again and decide anew. Every admission is therefore counted before the next is
-// decided, whichever node makes it, and the limit holds for the whole room from its first
-// message, with no sends in flight between nodes.
+// Slow mode (ivschatd:user-rate) counts a user's sends to a room in one record per user and
+// room in a KV bucket: the send times of the user's messages lately, on every node. A node
+// admits a send by writing the record with the send added, on the condition that it is still
+// the revision the node read (compare-and-set): of nodes admitting at once, one write wins and
+// the others read the record again and decide anew. Every admission is therefore counted before
+// the next is decided, whichever node makes it, and the limit holds exactly, over a sliding
+// window of up to an hour. (A user sends rarely, so a write per send costs little here; the
+// room's own rate, which every send of a room meets, is leased in slices: budget.go.)
 //
-// Each node keeps the last revision it read or wrote of the rooms it admits for. A send that
+// Each node keeps the last revision it read or wrote of the records it admits for. A send that
 // this copy already shows over the limit is refused without asking the bucket (the record can
 // only hold more admissions than the copy, not fewer); any other send costs one conditional
 // write, and a read from the stream leader and another write for each race it loses.
-
-// rateWindow is the sliding window of the room rate: at most limit sends in any second.
-const rateWindow = time.Second
 
 // rateMemory is how many windows a send time stays in the record. More than one, so that a
 // node whose send time is a little earlier than one already recorded (it read its clock first
@@ -68,10 +66,11 @@ func newRoomRates(nc *nats.Conn, kv jetstream.KeyValue, what string) *roomRates 
 }
 
 // AdmitMessage decides whether a message sent to the room at now fits under limit sends per
-// second, counted for the room across the cluster, and if so records it. An error means the
-// bucket could not be reached; the send is then not admitted.
+// second, counted for the room across the cluster (budget.go), and if so counts it. An error
+// means this node had no share of the room's budget for that second and the engine did not
+// hand one out before ctx ended; the send is then not admitted.
 func (e *Engine) AdmitMessage(ctx context.Context, account, roomID string, limit int, now time.Time) (bool, error) {
-	return e.rates.admit(ctx, key(account, roomID), limit, now)
+	return e.budgets.admit(ctx, key(account, roomID), limit, now)
 }
 
 // AdmitUserMessage is slow mode: it decides whether a user's message to the room at now fits
@@ -80,11 +79,6 @@ func (e *Engine) AdmitMessage(ctx context.Context, account, roomID string, limit
 // user's next message will.
 func (e *Engine) AdmitUserMessage(ctx context.Context, account, roomID, userID string, limit int, per time.Duration, now time.Time) (ok bool, retry time.Time, err error) {
 	return e.userRates.admitWithin(ctx, key(account, chat.RoomUserKey(roomID, userID)), limit, per, now)
-}
-
-func (r *roomRates) admit(ctx context.Context, k string, limit int, now time.Time) (bool, error) {
-	ok, _, err := r.admitWithin(ctx, k, limit, rateWindow, now)
-	return ok, err
 }
 
 // admitWithin admits a send under limit sends in any window; the record remembers sends for
@@ -191,16 +185,27 @@ func (room *roomRate) keep(t int64, memory time.Duration) []int64 {
 	return out
 }
 
-// read fetches a room's record from the bucket's stream leader. The KV client's own read may
-// be answered by any replica, and a replica a write behind would make every retry lose again.
+// read fetches a room's record from the bucket's stream leader.
 func (r *roomRates) read(ctx context.Context, room *roomRate, k string) error {
-	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + r.kv.Bucket() + "." + k})
+	revision, data, err := readLast(ctx, r.nc, r.kv.Bucket(), k)
 	if err != nil {
 		return err
 	}
-	msg, err := r.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+r.kv.Bucket(), req)
+	room.revision, room.times = revision, decodeTimes(data)
+	return nil
+}
+
+// readLast fetches a key's last value from its bucket's stream leader; revision 0 means no
+// record. The KV client's own read may be answered by any replica, and a replica a write
+// behind would make every compare-and-set after it lose again.
+func readLast(ctx context.Context, nc *nats.Conn, bucket, k string) (revision uint64, data []byte, err error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + k})
 	if err != nil {
-		return err
+		return 0, nil, err
+	}
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
+	if err != nil {
+		return 0, nil, err
 	}
 	var resp struct {
 		Message *struct {
@@ -213,19 +218,17 @@ func (r *roomRates) read(ctx context.Context, room *roomRate, k string) error {
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return err
+		return 0, nil, err
 	}
 	switch {
 	case resp.Error != nil && resp.Error.Code == 404:
-		room.revision, room.times = 0, nil // no record: the room sent nothing lately
+		return 0, nil, nil // no record: nothing sent lately
 	case resp.Error != nil:
-		return fmt.Errorf("reading the record: %s", resp.Error.Description)
+		return 0, nil, fmt.Errorf("reading the record: %s", resp.Error.Description)
 	case resp.Message == nil:
-		return errors.New("reading the record: empty answer")
-	default:
-		room.revision, room.times = resp.Message.Seq, decodeTimes(resp.Message.Data)
+		return 0, nil, errors.New("reading the record: empty answer")
 	}
-	return nil
+	return resp.Message.Seq, resp.Message.Data, nil
 }
 
 // encodeTimes writes send times as big-endian unix nanoseconds.

@@ -86,9 +86,11 @@ func (c *conn) sendMessage(ctx context.Context, req *chat.Request, room *chat.Ro
 	if slow := c.hub.state.Load().settings.UserRate; slow != nil {
 		admitted, refusal, err := c.gw.service.AdmitUserMessage(ctx, room, *slow, c.token.UserID, now)
 		if err != nil {
-			c.gw.log.Error("admitting a message under slow mode", "error", err)
-			c.sendError(id, req.RequestID, chat.KindInternal, "the room's slow mode could not be checked; retry")
-			return metrics.MessageFailed
+			// The engine did not answer in time (it is loaded or electing a leader): a
+			// throttle, as the client sees it, not a failure of the message.
+			c.gw.log.Warn("admitting a message under slow mode", "error", err)
+			c.sendError(id, req.RequestID, chat.KindThrottling, "the room's slow mode could not be checked in time; retry")
+			return metrics.MessageRateLimited
 		}
 		if !admitted {
 			c.sendError(id, req.RequestID, chat.KindThrottling, refusal)
@@ -97,9 +99,9 @@ func (c *conn) sendMessage(ctx context.Context, req *chat.Request, room *chat.Ro
 	}
 	admitted, err := c.gw.service.AdmitMessage(ctx, room, now)
 	if err != nil {
-		c.gw.log.Error("admitting a message", "error", err)
-		c.sendError(id, req.RequestID, chat.KindInternal, "the room's message rate could not be checked; retry")
-		return metrics.MessageFailed
+		c.gw.log.Warn("admitting a message", "error", err)
+		c.sendError(id, req.RequestID, chat.KindThrottling, "the room's message rate could not be checked in time; retry")
+		return metrics.MessageRateLimited
 	}
 	if !admitted {
 		c.sendError(id, req.RequestID, chat.KindThrottling, "the room's maximum message rate has been reached")

@@ -144,7 +144,7 @@ func TestEverythingAtOnce(t *testing.T) {
 		if missed > 0 {
 			t.Errorf("%d of %d accepted payloads never reached the control member", missed, len(l.accepted))
 		}
-		t.Logf("%d payloads accepted and received; refused: %d by the room's rate (429), %d because the rate could not be checked in time (500)",
+		t.Logf("%d payloads accepted and received; refused: %d by the room's rate (429), %d because the rate could not be checked in time (429)",
 			len(l.accepted), busy.rateRefused.Load(), busy.rateUnchecked.Load())
 		if len(l.accepted) < 100 {
 			t.Errorf("only %d payloads were accepted: the room was not busy", len(l.accepted))

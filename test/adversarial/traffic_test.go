@@ -144,12 +144,12 @@ func (tr *traffic) readSender(ws *websocket.Conn, user string) {
 			tr.l.mark(tr.l.accepted, n)
 		default:
 			// Only the room's rate may refuse a paced sender (429), or the node saying it could
-			// not check that rate in time (500, retry): either way nothing is delivered.
+			// not check that rate in time (429 too, retry): either way nothing is delivered.
 			switch {
+			case p.ErrorCode == 429 && strings.Contains(p.ErrorMessage, "rate could not be checked"):
+				tr.rateUnchecked.Add(1)
 			case p.ErrorCode == 429:
 				tr.rateRefused.Add(1)
-			case p.ErrorCode == 500 && strings.Contains(p.ErrorMessage, "rate could not be checked"):
-				tr.rateUnchecked.Add(1)
 			default:
 				tr.fail("%s's message %s was refused: %+v", user, n, p)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -284,13 +285,15 @@ func report(b *testing.B, ms []*benchMember, phase int64, want int, start time.T
 // cluster with --replicas 3: engines opened as the nodes open theirs, each on its own NATS
 // server. Sub-benchmarks:
 //
-//   - admitted: one node admits sends to one room, each under the limit: one conditional
-//     write of the room's record, replicated to three servers, per send.
-//   - refused: a send the node's copy of the record already shows over the limit, decided
+//   - admitted: one node admits sends to one room, each under the limit: from the node's leased
+//     slice of the room's budget, one lease (a conditional write replicated to three servers)
+//     per slice.
+//   - refused: a send the node knows to be over the room's budget for its second, decided
 //     without a round trip.
 //   - admitted-3-nodes: three nodes admit sends to one room at once, 25/s each, a millisecond
-//     apart: the time one admission takes, with the compare-and-set races the nodes lose.
+//     apart: the time one admission takes, with the compare-and-set races of their leases.
 //
+// cpu-µs/op is the CPU per send of this process (the engines) and the three NATS servers.
 // Run it with a fixed count, e.g.
 //
 //	go test -run '^$' -bench RoomRateAdmission -benchtime 2000x ./test/cluster
@@ -308,25 +311,44 @@ func BenchmarkRoomRateAdmission(b *testing.B) {
 	const account = "111111111111"
 	runs := 0
 	fresh := func() string { runs++; return "bench" + strconv.Itoa(runs) }
+	// cpu is the CPU time used so far by this process and the NATS servers, in seconds.
+	cpu := func() float64 {
+		p, err := procstat.Read(os.Getpid())
+		mustNoErr(b, err)
+		total := p.CPUSeconds
+		for _, srv := range nc.servers {
+			p, err := procstat.Read(srv.cmd.Process.Pid)
+			mustNoErr(b, err)
+			total += p.CPUSeconds
+		}
+		return total
+	}
+	perSend := func(b *testing.B, began float64, sends int) {
+		b.ReportMetric((cpu()-began)/float64(sends)*1e6, "cpu-µs/op")
+	}
 	b.Run("admitted", func(b *testing.B) {
 		room, now := fresh(), time.Now()
+		began := cpu()
 		for b.Loop() {
 			now = now.Add(20 * time.Millisecond) // 50/s, under the limit
 			if ok, err := engines[0].AdmitMessage(ctx, account, room, 100, now); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}
+		perSend(b, began, b.N)
 	})
 	b.Run("refused", func(b *testing.B) {
 		room, now := fresh(), time.Now().Add(time.Hour)
 		for range 10 {
 			_, _ = engines[0].AdmitMessage(ctx, account, room, 10, now)
 		}
+		began := cpu()
 		for b.Loop() {
 			if ok, err := engines[0].AdmitMessage(ctx, account, room, 10, now); ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}
+		perSend(b, began, b.N)
 	})
 	b.Run("admitted-3-nodes", func(b *testing.B) {
 		room := fresh()
@@ -336,19 +358,20 @@ func BenchmarkRoomRateAdmission(b *testing.B) {
 		var spent, refused atomic.Int64
 		per := max(b.N/len(engines), 1)
 		start := time.Now()
+		began := cpu()
 		for i, e := range engines {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for k := range per {
 					time.Sleep(time.Until(start.Add(time.Duration(k)*40*time.Millisecond + time.Duration(i)*time.Millisecond)))
-					began := time.Now()
-					ok, err := e.AdmitMessage(ctx, account, room, 100, began)
+					sent := time.Now()
+					ok, err := e.AdmitMessage(ctx, account, room, 100, sent)
 					if err != nil {
 						b.Error(err)
 						return
 					}
-					spent.Add(int64(time.Since(began)))
+					spent.Add(int64(time.Since(sent)))
 					if !ok {
 						refused.Add(1) // a node behind its schedule catches up in a burst
 					}
@@ -356,6 +379,7 @@ func BenchmarkRoomRateAdmission(b *testing.B) {
 			}()
 		}
 		wg.Wait()
+		perSend(b, began, per*len(engines))
 		b.ReportMetric(float64(spent.Load())/float64(per*len(engines)), "ns/admission")
 		b.ReportMetric(float64(refused.Load()), "refused")
 	})
