@@ -49,9 +49,7 @@ type roomBudgets struct {
 	nc   *nats.Conn
 	life context.Context
 
-	mu        sync.Mutex
-	rooms     map[string]*roomBudget
-	lastSweep time.Time
+	rooms perRoom[roomBudget, *roomBudget]
 }
 
 // roomBudget is this node's share of one room's budget: its slices of the current second and
@@ -92,7 +90,7 @@ type budgetRecord struct {
 }
 
 func newRoomBudgets(life context.Context, nc *nats.Conn, kv jetstream.KeyValue) *roomBudgets {
-	return &roomBudgets{kv: kv, nc: nc, life: life, rooms: map[string]*roomBudget{}}
+	return &roomBudgets{kv: kv, nc: nc, life: life}
 }
 
 // admit decides whether a send to the room stamped now fits in the room's budget for its
@@ -103,7 +101,7 @@ func (r *roomBudgets) admit(ctx context.Context, k string, limit int, now time.T
 		return false, nil
 	}
 	sec := now.Unix()
-	b := r.room(k, now)
+	b := r.rooms.get(k, now)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used = now
@@ -263,28 +261,12 @@ func (r *roomBudgets) take(ctx context.Context, key string, limit int, sec int64
 	return 0, rec, errors.New("engine: room rate: too many nodes leasing at once; retry")
 }
 
-// room returns this node's share of a room's budget, creating it empty; now and then it drops
-// those of rooms that sent nothing for a while (their records expire in the bucket too).
-func (r *roomBudgets) room(k string, now time.Time) *roomBudget {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now.Sub(r.lastSweep) > rateSweep {
-		r.lastSweep = now
-		for name, b := range r.rooms {
-			if b.mu.TryLock() {
-				if now.Sub(b.used) > rateSweep && b.slices[0].leasing == nil && b.slices[1].leasing == nil {
-					delete(r.rooms, name)
-				}
-				b.mu.Unlock()
-			}
-		}
+func (b *roomBudget) idle(now time.Time) bool {
+	if !b.mu.TryLock() {
+		return false
 	}
-	b := r.rooms[k]
-	if b == nil {
-		b = &roomBudget{}
-		r.rooms[k] = b
-	}
-	return b
+	defer b.mu.Unlock()
+	return now.Sub(b.used) > rateSweep && b.slices[0].leasing == nil && b.slices[1].leasing == nil
 }
 
 // encodeBudget writes a record as its second and count, big-endian.

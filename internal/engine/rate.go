@@ -47,9 +47,7 @@ type roomRates struct {
 	// what names the limit in errors: the room rate, or slow mode.
 	what string
 
-	mu        sync.Mutex
-	rooms     map[string]*roomRate
-	lastSweep time.Time
+	rooms perRoom[roomRate, *roomRate]
 }
 
 // roomRate is this node's copy of one room's record. Its lock serializes this node's
@@ -62,7 +60,7 @@ type roomRate struct {
 }
 
 func newRoomRates(nc *nats.Conn, kv jetstream.KeyValue, what string) *roomRates {
-	return &roomRates{nc: nc, kv: kv, what: what, rooms: map[string]*roomRate{}}
+	return &roomRates{nc: nc, kv: kv, what: what}
 }
 
 // AdmitMessage decides whether a message sent to the room at now fits under limit sends per
@@ -87,7 +85,7 @@ func (r *roomRates) admitWithin(ctx context.Context, k string, limit int, window
 	if limit < 1 {
 		return false, time.Time{}, nil
 	}
-	room := r.room(k, now)
+	room := r.rooms.get(k, now)
 	room.mu.Lock()
 	defer room.mu.Unlock()
 	room.used = now
@@ -118,28 +116,47 @@ func (r *roomRates) admitWithin(ctx context.Context, k string, limit int, window
 	return false, time.Time{}, fmt.Errorf("engine: %s: too many concurrent admissions; retry", r.what)
 }
 
-// room returns this node's copy of a room's record, creating it empty; now and then it drops
-// the copies of rooms that sent nothing for a while (their records expire in the bucket too).
-func (r *roomRates) room(k string, now time.Time) *roomRate {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now.Sub(r.lastSweep) > rateSweep {
-		r.lastSweep = now
-		for name, room := range r.rooms {
-			if room.mu.TryLock() {
-				if now.Sub(room.used) > rateSweep {
-					delete(r.rooms, name)
-				}
-				room.mu.Unlock()
+// perRoom holds a node's state for each room it admits sends for, created on first use; now
+// and then it drops the state of rooms that sent nothing for rateSweep (their records expire
+// in the bucket too).
+type perRoom[T any, P interface {
+	*T
+	// idle reports, without waiting for the state's lock, whether it may be dropped at now.
+	idle(now time.Time) bool
+}] struct {
+	mu        sync.Mutex
+	rooms     map[string]P
+	lastSweep time.Time
+}
+
+func (p *perRoom[T, P]) get(k string, now time.Time) P {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.Sub(p.lastSweep) > rateSweep {
+		p.lastSweep = now
+		for name, room := range p.rooms {
+			if room.idle(now) {
+				delete(p.rooms, name)
 			}
 		}
 	}
-	room := r.rooms[k]
+	room := p.rooms[k]
 	if room == nil {
-		room = &roomRate{}
-		r.rooms[k] = room
+		if p.rooms == nil {
+			p.rooms = map[string]P{}
+		}
+		room = new(T)
+		p.rooms[k] = room
 	}
 	return room
+}
+
+func (room *roomRate) idle(now time.Time) bool {
+	if !room.mu.TryLock() {
+		return false
+	}
+	defer room.mu.Unlock()
+	return now.Sub(room.used) > rateSweep
 }
 
 // rateSweep is how long a room's copy is kept without sends; the bucket keeps a record for
