@@ -19,6 +19,8 @@ var extensionOperations = map[string]operation{
 	"ListBans":  handle(body[chat.RoomPageInput], (*svc).ListBans, viewBanPage),
 
 	"ListRoomMessages": handle(body[chat.ListRoomMessagesInput], (*svc).ListRoomMessages, viewMessagePage),
+
+	"ListRoomUsers": handle(body[chat.RoomPageInput], (*svc).ListRoomUsers, viewRoomUsers),
 }
 
 type banView struct {
@@ -61,6 +63,34 @@ func viewMessagePage(p *service.Page[chat.KeptMessage]) *listRoomMessagesView {
 	out := &listRoomMessagesView{Messages: make([]json.RawMessage, len(p.Items)), NextToken: p.NextToken}
 	for i, m := range p.Items {
 		out.Messages[i] = m.Payload
+	}
+	return out
+}
+
+type roomUserView struct {
+	UserID          string            `json:"userId"`
+	Attributes      map[string]string `json:"attributes"`
+	ConnectionCount int               `json:"connectionCount"`
+	ConnectedAt     string            `json:"connectedAt"`
+}
+
+type listRoomUsersView struct {
+	Users           []*roomUserView `json:"users"`
+	UserCount       int             `json:"userCount"`
+	ConnectionCount int             `json:"connectionCount"`
+	NextToken       string          `json:"nextToken,omitempty"`
+}
+
+func viewRoomUsers(p *service.RoomUsers) *listRoomUsersView {
+	out := &listRoomUsersView{Users: make([]*roomUserView, len(p.Items)), UserCount: p.UserCount,
+		ConnectionCount: p.ConnectionCount, NextToken: p.NextToken}
+	for i, u := range p.Items {
+		attrs := u.Attributes
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		out.Users[i] = &roomUserView{UserID: u.UserID, Attributes: attrs, ConnectionCount: u.Connections,
+			ConnectedAt: timestamp(u.ConnectedAt)}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package chat
 import (
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,19 @@ func (b *Ban) Denied() *Error {
 // base64url so that it is a valid engine key.
 func RoomUserKey(roomID, userID string) string {
 	return roomID + "." + base64.RawURLEncoding.EncodeToString([]byte(userID))
+}
+
+// SplitRoomUserKey is the room id and user id of a RoomUserKey.
+func SplitRoomUserKey(k string) (roomID, userID string, ok bool) {
+	roomID, enc, found := strings.Cut(k, ".")
+	if !found {
+		return "", "", false
+	}
+	user, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", "", false
+	}
+	return roomID, string(user), true
 }
 
 // BanOrderKey orders ListBans: newest first, then by user.

@@ -72,6 +72,10 @@ func (r *Room) Settings() RoomSettings {
 	return s
 }
 
+// PresenceEvents reports whether the room sends ivschatd:join and ivschatd:leave: its
+// Settings().PresenceEvents, read without parsing the other tags, for every connect.
+func (r *Room) PresenceEvents() bool { return r.Tags[TagPresenceEvents] == "true" }
+
 // parseSettings reads the extension tags, reporting every bad one.
 func parseSettings(tags map[string]string) (RoomSettings, []FieldError) {
 	var s RoomSettings

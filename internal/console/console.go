@@ -41,9 +41,7 @@ type Config struct {
 	Open bool
 	// WSURL is the messaging endpoint that the demo chat connects to (the main listener or
 	// --ws-addr), as a browser reaches it.
-	WSURL string
-	// Members are a room's users connected to this node, with their connection counts.
-	Members         func(chat.RoomKey) map[string]int
+	WSURL           string
 	SessionLifetime time.Duration
 	Now             func() time.Time
 	Log             *slog.Logger
@@ -69,9 +67,6 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Members == nil {
-		cfg.Members = func(chat.RoomKey) map[string]int { return nil }
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sessions: newSessions(cfg.SessionLifetime, cfg.Now),
 		signIns: newSignInLimiter(cfg.Now)}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/ivschatd/ivschatd/internal/api"
@@ -224,10 +223,8 @@ func (h *Handler) liveRooms(w http.ResponseWriter, r *http.Request) {
 		for _, row := range rows {
 			seen[row.ID] = true
 			watch(row.ID)
-			members := h.cfg.Members(chat.RoomKey{Account: account, ID: row.ID})
-			row.Users = len(members)
-			for _, n := range members {
-				row.Connections += n
+			if totals, err := h.roomUsers(r, s, row.ARN, 1); err == nil {
+				row.Users, row.Connections = totals.UserCount, totals.ConnectionCount
 			}
 			if m := counts[row.ID]; m != nil {
 				row.MessagesLastMinute = m.count(now)
@@ -304,18 +301,67 @@ func (h *Handler) liveRooms(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// member is a user connected to a room on this node.
+// ListRoomUsers is the operation behind the console's users connected now, on every node.
+const listRoomUsers = chat.ExtensionActionPrefix + "ListRoomUsers"
+
+// roomUsersPage is ListRoomUsers' answer.
+type roomUsersPage struct {
+	Users []struct {
+		UserID          string `json:"userId"`
+		ConnectionCount int    `json:"connectionCount"`
+		ConnectedAt     string `json:"connectedAt"`
+	} `json:"users"`
+	UserCount       int    `json:"userCount"`
+	ConnectionCount int    `json:"connectionCount"`
+	NextToken       string `json:"nextToken"`
+}
+
+// roomUsers reads the room's users on every node through ListRoomUsers, up to max of them
+// (0: all), with the room's totals.
+func (h *Handler) roomUsers(r *http.Request, s *session, arn string, max int) (*roomUsersPage, error) {
+	if !s.principal.Allows(listRoomUsers) {
+		return nil, api.NotAuthorized(s.principal, listRoomUsers)
+	}
+	var all roomUsersPage
+	next := ""
+	for {
+		in := map[string]any{"roomIdentifier": arn}
+		if max > 0 && max <= chat.MaxMaxResults {
+			in["maxResults"] = max
+		}
+		if next != "" {
+			in["nextToken"] = next
+		}
+		var page roomUsersPage
+		if err := h.call(r, s, listRoomUsers, in, &page); err != nil {
+			return nil, err
+		}
+		all.Users = append(all.Users, page.Users...)
+		all.UserCount, all.ConnectionCount = page.UserCount, page.ConnectionCount
+		next = page.NextToken
+		if next == "" || (max > 0 && len(all.Users) >= max) {
+			return &all, nil
+		}
+	}
+}
+
+// member is a user connected to a room, on any node.
 type member struct {
 	UserID      string `json:"userId"`
 	Connections int    `json:"connections"`
+	ConnectedAt string `json:"connectedAt"`
 }
 
-func (h *Handler) members(key chat.RoomKey) []member {
-	out := []member{}
-	for u, n := range h.cfg.Members(key) {
-		out = append(out, member{UserID: u, Connections: n})
+// members are the room's users on every node, by user id; nil if they cannot be read.
+func (h *Handler) members(r *http.Request, s *session, arn string) []member {
+	page, err := h.roomUsers(r, s, arn, 0)
+	if err != nil {
+		return nil
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	out := make([]member, 0, len(page.Users))
+	for _, u := range page.Users {
+		out = append(out, member{UserID: u.UserID, Connections: u.ConnectionCount, ConnectedAt: u.ConnectedAt})
+	}
 	return out
 }
 
@@ -346,7 +392,7 @@ func (h *Handler) liveRoom(w http.ResponseWriter, r *http.Request) {
 	if st.sendJSON("room", room) != nil {
 		return
 	}
-	last, _ := json.Marshal(h.members(key))
+	last, _ := json.Marshal(h.members(r, s, arn))
 	if st.send("members", last) != nil {
 		return
 	}
@@ -380,7 +426,7 @@ func (h *Handler) liveRoom(w http.ResponseWriter, r *http.Request) {
 				_ = st.sendJSON("signed-out", map[string]string{"message": "the session has ended; sign in again"})
 				return
 			}
-			b, _ := json.Marshal(h.members(key))
+			b, _ := json.Marshal(h.members(r, s, arn))
 			if !bytes.Equal(b, last) {
 				last = b
 				err = st.send("members", b)

@@ -60,6 +60,8 @@ type Engine struct {
 
 	Rooms                 *Table[chat.Room]
 	LoggingConfigurations *Table[chat.LoggingConfiguration]
+	// Presence is who is connected to each room on every node; the gateway starts it.
+	Presence *Presence
 	// Bans are the timed and open-ended bans of users from rooms; a timed one expires by its
 	// key's TTL, in the engine.
 	Bans *Table[chat.Ban]
@@ -69,10 +71,15 @@ type Engine struct {
 	userRates *roomRates
 	health    jetstream.KeyValue
 	probeKey  string
-	chatLog   jetstream.Stream
-	history   jetstream.Stream
-	keys      *keyStore
-	guard     *writeGuard
+	// node names this process in the cluster (presence); nodes holds every node's heartbeat.
+	node  string
+	nodes jetstream.KeyValue
+	// presence holds the counts of users' connections to rooms with presence events.
+	presence jetstream.KeyValue
+	chatLog  jetstream.Stream
+	history  jetstream.Stream
+	keys     *keyStore
+	guard    *writeGuard
 	// life ends when the engine closes; cancel ends it.
 	life    context.Context
 	cancel  context.CancelFunc
@@ -88,6 +95,10 @@ const (
 	bucketRoomRates             = "ivschat_room_rates"
 	bucketBans                  = "ivschatd_bans"
 	bucketUserRates             = "ivschatd_user_rates"
+	// bucketNodes holds one heartbeat record per live node (presence), in memory.
+	bucketNodes = "ivschatd_nodes"
+	// bucketPresence counts each user's connections to each room with presence events, in memory.
+	bucketPresence = "ivschatd_presence"
 	// bucketHealth holds one short-lived probe record per node, written by Ready.
 	bucketHealth = "ivschat_health"
 )
@@ -235,6 +246,20 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 		return err
 	}
 	e.probeKey = "probe." + rand.Text()
+	// A node's heartbeat lives nodeTTL unless renewed: a dead node's record expires on its own.
+	if e.nodes, err = bucket(bucketNodes, 1, func(kc *jetstream.KeyValueConfig) {
+		// The marker of an expired record tells the others' watches that the node is gone.
+		kc.Storage, kc.TTL, kc.LimitMarkerTTL = jetstream.MemoryStorage, nodeTTL, time.Minute
+	}); err != nil {
+		return err
+	}
+	if e.presence, err = bucket(bucketPresence, 1, func(kc *jetstream.KeyValueConfig) {
+		kc.Storage = jetstream.MemoryStorage
+	}); err != nil {
+		return err
+	}
+	e.node = rand.Text()
+	e.Presence = NewPresence(e)
 	if err := e.openChatLogStream(ctx); err != nil {
 		return err
 	}
@@ -454,6 +479,9 @@ func (e *Engine) recoverStore(g *writeGuard) {
 // Close stops watches, drains the connection and shuts the embedded server down.
 func (e *Engine) Close() {
 	e.closing.Store(true)
+	if e.Presence != nil {
+		e.Presence.Close()
+	}
 	if e.cancel != nil {
 		e.cancel()
 	}

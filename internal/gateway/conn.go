@@ -31,6 +31,10 @@ type conn struct {
 	token  *chat.Token
 	ip     string
 	expiry *time.Timer
+	// since is when the handshake was accepted (Unix ns), for ListRoomUsers' connectedAt.
+	since int64
+	// counted says the connection is counted in its room's presence (ivschatd:presence-events).
+	counted bool
 
 	// shard is the member's place in its room's fan-out, set once when it joins; slot,
 	// joinGen, joinAt and joinFrames are guarded by shard.mu, ownIdx is the shard writer's.
@@ -177,6 +181,9 @@ func (c *conn) teardown() {
 		c.mu.Unlock()
 		if c.hub != nil {
 			c.hub.leave(c)
+		}
+		if c.counted {
+			c.gw.uncount(c)
 		}
 		c.gw.connections.Add(-1)
 		if c.gw.log.Enabled(context.Background(), slog.LevelDebug) {

@@ -97,8 +97,10 @@ type Gateway struct {
 	connections atomic.Int64
 	rooms       atomic.Int64
 	wg          sync.WaitGroup
-	draining    atomic.Bool
-	stop        chan struct{}
+	// counting is the presence counts of closed connections still being written.
+	counting sync.WaitGroup
+	draining atomic.Bool
+	stop     chan struct{}
 }
 
 // New makes a gateway over the service, and registers it as the handler of every room's
@@ -193,9 +195,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Join before the handshake completes: a client may send as soon as it sees the 101, and
 	// must already be a member to receive its own message.
-	c := &conn{gw: g, token: grant, ip: clientIP(r, g.cfg.TrustedProxies)}
+	c := &conn{gw: g, token: grant, ip: clientIP(r, g.cfg.TrustedProxies), since: time.Now().UnixNano()}
 	g.wg.Add(1)
 	g.connections.Add(1)
+	if room.PresenceEvents() && !g.count(r.Context(), w, c, room) {
+		return
+	}
 	fresh, err := g.join(c, room)
 	if err != nil {
 		g.log.Error("joining a room", "error", err)
@@ -249,6 +254,37 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the deep stack of this handler alive for as long as the handler runs, which would make
 	// every idle member several kilobytes heavier.
 	go c.readLoop(src)
+}
+
+// count counts a new connection in its room's presence (ivschatd:presence-events) before it
+// joins, so that the room hears of the user's first connection and the user does not. On a
+// failure it refuses the handshake and reports false.
+func (g *Gateway) count(ctx context.Context, w http.ResponseWriter, c *conn, room *chat.Room) bool {
+	if err := g.service.CountConnection(ctx, room.Key(), c.token.UserID, 1); err != nil {
+		g.log.Error("counting a connection for presence events", "error", err)
+		g.metrics.Connect(metrics.ConnectError)
+		c.teardown()
+		refuse(w, &chat.Error{Kind: chat.KindUnavailable, Message: "the connection could not be counted in the room's presence; retry with a new token"})
+		return false
+	}
+	c.counted = true
+	return true
+}
+
+// uncount counts a closed connection out of its room's presence, on a goroutine of its own:
+// a connection may be torn down by a room's fan-out, which must not wait for the engine.
+func (g *Gateway) uncount(c *conn) {
+	a, ok := chat.ParseARN(c.token.RoomARN)
+	if !ok {
+		return
+	}
+	g.counting.Add(1)
+	go func() {
+		defer g.counting.Done()
+		if err := g.service.CountConnection(context.Background(), chat.RoomKey{Account: a.Account, ID: a.ID}, c.token.UserID, -1); err != nil {
+			g.log.Warn("counting a closed connection out of the room's presence", "room", c.token.RoomARN, "error", err)
+		}
+	}()
 }
 
 // catchUp re-reads the room once a new hub has subscribed: an update or deletion made on
@@ -339,6 +375,8 @@ func (g *Gateway) Shutdown(ctx context.Context) {
 	if g.draining.Swap(true) {
 		return
 	}
+	// The last members' leaves are told before the node goes.
+	defer g.counting.Wait()
 	close(g.stop)
 	bye := errorFrame("", "", chat.KindUnauthenticated, "the server is shutting down; connect again with a new token")
 	g.eachHub(func(h *hub) { h.broadcast(bye) })

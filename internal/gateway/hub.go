@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ivschatd/ivschatd/internal/chat"
 )
@@ -186,16 +187,25 @@ func (h *hub) dispatch(s chat.Signal, local bool) {
 	}
 }
 
-// RoomMembers are the users connected to a room on this node, each with its number of
-// connections: what the web console shows as connected now.
-func (g *Gateway) RoomMembers(key chat.RoomKey) map[string]int {
+// LocalRoomUsers are the users connected to a room on this node (chat.Roster): what each
+// node answers when ListRoomUsers asks the cluster.
+func (g *Gateway) LocalRoomUsers(key chat.RoomKey) []chat.RoomUser {
 	sh := shardOf(&g.hubs, key)
 	sh.mu.Lock()
 	h := sh.hubs[key]
 	sh.mu.Unlock()
-	users := map[string]int{}
-	if h != nil {
-		h.each(func(c *conn) { users[c.token.UserID]++ })
+	if h == nil {
+		return nil
 	}
-	return users
+	var each []chat.RoomUser
+	h.each(func(c *conn) {
+		each = append(each, chat.RoomUser{UserID: c.token.UserID, Attributes: c.token.Attributes, Connections: 1,
+			ConnectedAt: time.Unix(0, c.since).UTC()})
+	})
+	merged := chat.MergeRoomUsers(each)
+	out := make([]chat.RoomUser, len(merged))
+	for i, u := range merged {
+		out[i] = *u
+	}
+	return out
 }

@@ -208,6 +208,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	reviewer.Start()
 	s.gateway = gateway.New(svc, broker, reviewer, cfg.Gateway, log)
 	s.gateway.Start()
+	// Every node answers for its own members when any node is asked who is in a room.
+	if err := eng.Presence.Start(ctx, s.gateway, svc.PresenceChanged); err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+		s.gateway.Shutdown(ctx)
+		s.shipper.Stop(ctx)
+		eng.Close()
+		return nil, err
+	}
 	controlPlane := api.New(svc, principals, cfg.API, log)
 	controlPlane.Metrics = s.metrics
 	// One listener serves both APIs: WebSocket upgrades go to the messaging gateway.
@@ -280,7 +291,7 @@ func (s *Server) serveAdmin(ln net.Listener) {
 		wsURL = s.WSURL()
 	}
 	s.admin.Handle("/", console.New(console.Config{Service: s.service, Tap: s.tap, Principals: s.principals,
-		Open: s.DevCredentials, WSURL: wsURL, Members: s.gateway.RoomMembers, Log: s.log}))
+		Open: s.DevCredentials, WSURL: wsURL, Log: s.log}))
 	var handler http.Handler = s.admin
 	if s.DevCredentials {
 		handler = loopbackHostsOnly(handler) // a rebound page must not read profiles either

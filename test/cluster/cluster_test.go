@@ -57,6 +57,12 @@ func TestCluster(t *testing.T) {
 	t.Run("a message sent on one node reaches members on every node", func(t *testing.T) {
 		testFanOut(t, nc, nodes)
 	})
+	t.Run("ListRoomUsers through any node lists the members of every node", func(t *testing.T) {
+		testRoomUsers(t, nodes)
+	})
+	t.Run("presence events: one join and one leave per user across nodes", func(t *testing.T) {
+		testPresenceEvents(t, nodes)
+	})
 	t.Run("moderation, events, room updates and deletion take effect cluster-wide within a second", func(t *testing.T) {
 		testModeration(t, nodes)
 	})
@@ -660,7 +666,8 @@ func testSigterm(t *testing.T, nodes []*node) {
 func testKill(t *testing.T, nodes []*node, logDir string) {
 	ctx := context.Background()
 	victim := nodes[1]
-	room := newLoggedRoom(t, victim, &ivschat.CreateRoomInput{Name: aws.String("conversation"), MaximumMessageRatePerSecond: aws.Int32(100)})
+	room := newLoggedRoom(t, victim, &ivschat.CreateRoomInput{Name: aws.String("conversation"), MaximumMessageRatePerSecond: aws.Int32(100),
+		Tags: map[string]string{"ivschatd:presence-events": "true"}})
 	observer := join(t, nodes[0], newToken(t, nodes[0].ivs, room.Arn, "observer"), "observer@node-1")
 	c1 := join(t, victim, newToken(t, victim.ivs, room.Arn, "c1"), "c1@"+victim.name)
 	c2 := join(t, victim, newToken(t, victim.ivs, room.Arn, "c2"), "c2@"+victim.name)
@@ -697,6 +704,23 @@ func testKill(t *testing.T, nodes []*node, logDir string) {
 	victim.kill()
 	killed := time.Now()
 	talkers.Wait()
+	// Its members drop out of ListRoomUsers once its heartbeat expires (3 s).
+	awaitRoomUsers(t, room.Arn, "observer×1", 20*time.Second, nodes[0], nodes[2])
+	t.Logf("the killed node's members left ListRoomUsers %v after the kill", time.Since(killed).Round(time.Millisecond))
+	// The room hears each of them leave, once, from the nodes left. (Their joins were read
+	// with the conversation.)
+	left := map[string]bool{}
+	for len(left) < 2 {
+		p := observer.await(20*time.Second, "the killed node's users leaving", func(p payload) bool { return p.EventName == "ivschatd:leave" })
+		left[p.Attributes["userId"]] = true
+	}
+	t.Logf("the room heard the killed node's users leave %v after the kill", time.Since(killed).Round(time.Millisecond))
+	if !left["c1"] || !left["c2"] {
+		t.Fatalf("leaves of %v", left)
+	}
+	if got := presenceEvents(t, nodes[0], room.Arn, observer); got != "" {
+		t.Fatalf("presence events after the leaves: %q", got)
+	}
 
 	for _, m := range []*member{c1, c2} {
 		err := m.closed(2 * time.Second)

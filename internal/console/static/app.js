@@ -283,7 +283,7 @@ function roomsView() {
       return;
     }
     list.replaceChildren(h('div', { class: 'table-wrap card flush' }, h('table', {},
-      h('thead', {}, h('tr', {}, h('th', {}, 'Room'), h('th', { class: 'num', title: 'connections (users) on this node' }, 'Connected'),
+      h('thead', {}, h('tr', {}, h('th', {}, 'Room'), h('th', { class: 'num', title: 'connections (users) on every node' }, 'Connected'),
         h('th', { class: 'num', title: 'messages in the last minute, counted while this page is open' }, 'Msgs/min'),
         h('th', { class: 'hide-narrow' }, 'Review handler'), h('th', { class: 'hide-narrow' }, 'Logging'), h('th', {}, 'Tags'))),
       h('tbody', {}, shown.map((r) => h('tr', { dataset: { id: r.id } },
@@ -297,7 +297,7 @@ function roomsView() {
   search.addEventListener('input', render);
   app.replaceChildren(
     h('div', { class: 'page-head' },
-      h('div', { class: 'grow' }, h('h1', {}, 'Rooms ', badge.el), h('p', { class: 'muted' }, `Account ${session.accountId}, region ${session.region}. Connected counts are members on this node.`)),
+      h('div', { class: 'grow' }, h('h1', {}, 'Rooms ', badge.el), h('p', { class: 'muted' }, `Account ${session.accountId}, region ${session.region}. Connected counts are members on every node.`)),
       h('div', { class: 'actions' }, search, allowed('CreateRoom') ? h('button', { type: 'button', class: 'primary', onclick: () => createRoom() }, 'Create room') : null)),
     list);
   list.append(h('p', { class: 'muted' }, 'Loading rooms…'));
@@ -489,7 +489,7 @@ function roomView(id) {
   const feed = h('ol', { class: 'feed', 'aria-label': 'Messages and events' });
   const feedEmpty = h('div', { class: 'empty' }, h('strong', {}, 'Nothing yet'), 'Messages and events appear here as they happen. Create a chat token and open the demo chat, or send an event.');
   const members = h('ul', { class: 'members', 'aria-label': 'Connected users' });
-  const membersEmpty = h('p', { class: 'muted' }, 'Nobody is connected to this node.');
+  const membersEmpty = h('p', { class: 'muted' }, 'Nobody is connected.');
   const settings = h('div');
   const side = h('div');
   const state = { feed, room: null, bansChanged: () => {} };
@@ -520,7 +520,7 @@ function roomView(id) {
         if (room.tags?.['ivschatd:history'] && allowed(LIST_MESSAGES)) loadHistory(room, state, feedEmpty);
         side.append(
           h('section', { class: 'card', 'aria-label': 'Connected now' }, h('h2', {}, 'Connected now'),
-            h('p', { class: 'muted' }, 'Users with a connection to this node.'), members, membersEmpty,
+            h('p', { class: 'muted' }, allowed('ivschatd:ListRoomUsers') ? 'Users with a connection to any node.' : 'This principal lacks the action ivschatd:ListRoomUsers, which lists them.'), members, membersEmpty,
             allowed(BAN) ? null : h('p', { class: 'gap' }, 'Ban: this principal lacks the action ivschatd:BanUser; Disconnect ends the connections, and the user can reconnect with a new token.')),
           allowed('ivschatd:ListBans') ? (() => { const b = bansCard(room); state.bansChanged = b.load; return b.el; })() : null,
           allowed('SendEvent') ? sendEventCard(room) : null,

@@ -16,8 +16,9 @@ import { promisify } from 'node:util';
 
 import { SendEventCommand } from '@aws-sdk/client-ivschat';
 
-import { REPO_ROOT, makeIvschatClient, startServer } from './lib/server.js';
+import { REPO_ROOT, devCredentials, makeIvschatClient, startServer } from './lib/server.js';
 import { RoomRecorder, createRoom, installWebSocket, sleep, tokenProvider } from './lib/messaging.js';
+import { checkedExtension } from './lib/openapi.js';
 
 installWebSocket();
 
@@ -282,6 +283,85 @@ describe('messaging SDK: two nodes of a cluster behind a round-robin proxy', () 
       await bob.waitFor('message', (m) => m.content === 'back on the other node');
       await bob.room.sendMessage(new SendMessageRequest('welcome back'));
       await alice.waitFor('message', (m) => m.content === 'welcome back');
+    },
+  );
+});
+
+describe('presence across three nodes of a cluster', () => {
+  const ctx = {};
+  before(async () => {
+    const args = ['--nats-url', nats.urls, '--replicas', '3'];
+    ctx.nodes = [await startServer({ args }), await startServer({ args }), await startServer({ args })];
+    nodes.push(...ctx.nodes);
+    ctx.client = makeIvschatClient(ctx.nodes[0]);
+  });
+
+  const listed = async (node, roomIdentifier) => {
+    const users = [];
+    let nextToken;
+    do {
+      const page = await checkedExtension(node.url, devCredentials(), 'ListRoomUsers', { roomIdentifier, maxResults: 2, ...(nextToken ? { nextToken } : {}) });
+      users.push(...page.users);
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return users.map((u) => `${u.userId}×${u.connectionCount}`).join(' ');
+  };
+  /** Waits until ListRoomUsers through every given node lists `want`. */
+  const awaitUsers = async (via, roomIdentifier, want, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (const node of via) {
+      for (;;) {
+        const got = await listed(node, roomIdentifier);
+        if (got === want) break;
+        if (Date.now() > deadline) assert.fail(`ListRoomUsers through ${node.url}: ${got}, want ${want}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  const member = async (node, roomIdentifier, name) => {
+    const m = new RoomRecorder(ChatRoom, {
+      name,
+      wsUrl: node.wsUrl,
+      maxReconnectAttempts: 0,
+      tokenProvider: tokenProvider(ctx.client, { roomIdentifier, userId: name }),
+    });
+    members.push(m);
+    await m.connect();
+    return m;
+  };
+
+  it(
+    'ListRoomUsers and presence events across three nodes; a killed node\'s members drop out and leave',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const [n1, n2, n3] = ctx.nodes;
+      const roomIdentifier = await createRoom(ctx.client, { name: 'presence-cluster', tags: { 'ivschatd:presence-events': 'true' } });
+      const watcher = await member(n1, roomIdentifier, 'watcher');
+      const presence = () => watcher.events.event.filter((e) => e.eventName.startsWith('ivschatd:')).map((e) => `${e.eventName.slice(9)}:${e.attributes.userId}`).sort();
+      await member(n1, roomIdentifier, 'ann');
+      const ann2 = await member(n2, roomIdentifier, 'ann');
+      await member(n2, roomIdentifier, 'ben');
+      await member(n3, roomIdentifier, 'cat');
+      await member(n3, roomIdentifier, 'dan');
+      await awaitUsers(ctx.nodes, roomIdentifier, 'ann×2 ben×1 cat×1 dan×1 watcher×1');
+      await watcher.waitFor('event', (e) => e.eventName === 'ivschatd:join' && e.attributes.userId === 'dan');
+      assert.deepEqual(presence(), ['join:ann', 'join:ben', 'join:cat', 'join:dan'], 'ann, on two nodes, joins once');
+
+      ann2.disconnect();
+      await awaitUsers(ctx.nodes, roomIdentifier, 'ann×1 ben×1 cat×1 dan×1 watcher×1');
+
+      // kill -9: the node cannot say goodbye; its heartbeat expires and its members drop out.
+      process.kill(n3.pid, 'SIGKILL');
+      const killed = Date.now();
+      await awaitUsers([n1, n2], roomIdentifier, 'ann×1 ben×1 watcher×1');
+      assert.ok(Date.now() - killed < 20_000);
+      // The nodes left tell the room that the killed node's users left, once each.
+      await watcher.waitFor('event', (e) => e.eventName === 'ivschatd:leave' && e.attributes.userId === 'cat', 20_000);
+      await watcher.waitFor('event', (e) => e.eventName === 'ivschatd:leave' && e.attributes.userId === 'dan', 20_000);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(presence(), ['join:ann', 'join:ben', 'join:cat', 'join:dan', 'leave:cat', 'leave:dan']);
+      assert.deepEqual(watcher.errorLogs(), [], 'the SDK parsed every frame');
+      await n3.stop();
     },
   );
 });

@@ -8,7 +8,7 @@ import { CreateChatTokenCommand } from '@aws-sdk/client-ivschat';
 
 import { devCredentials, makeIvschatClient, startServer } from './lib/server.js';
 import { RoomRecorder, createRoom, installWebSocket, mintToken, rawHandshake, tokenProvider } from './lib/messaging.js';
-import { callExtension } from './lib/extensions.js';
+import { checkedExtension } from './lib/openapi.js';
 
 installWebSocket();
 const { ChatRoom, SendMessageRequest } = await import('amazon-ivs-chat-messaging');
@@ -19,7 +19,7 @@ describe('bans', () => {
   let server;
   let client;
   const members = [];
-  const ext = (operation, input) => callExtension(server.url, devCredentials(), operation, input);
+  const ext = (operation, input) => checkedExtension(server.url, devCredentials(), operation, input);
 
   before(async () => {
     server = await startServer();
@@ -128,7 +128,7 @@ describe('history and replay', () => {
   let server;
   let client;
   const members = [];
-  const ext = (operation, input) => callExtension(server.url, devCredentials(), operation, input);
+  const ext = (operation, input) => checkedExtension(server.url, devCredentials(), operation, input);
 
   before(async () => {
     server = await startServer();
@@ -185,5 +185,106 @@ describe('history and replay', () => {
       (err) => err.status === 400 && err.code === 'ValidationException' && /maxResults/.test(err.message));
     await assert.rejects(ext('ListRoomMessages', { roomIdentifier: roomArn, nextToken: 'forged' }),
       (err) => err.status === 400 && err.code === 'ValidationException' && /nextToken/.test(err.message));
+  });
+});
+
+describe('presence', () => {
+  let server;
+  let client;
+  const members = [];
+  const ext = (operation, input) => checkedExtension(server.url, devCredentials(), operation, input);
+
+  before(async () => {
+    server = await startServer();
+    client = makeIvschatClient(server);
+  });
+  after(async () => {
+    for (const m of members) m.disconnect();
+    await server?.stop();
+  });
+
+  async function connected(name, roomArn, attributes) {
+    const m = new RoomRecorder(ChatRoom, {
+      name,
+      wsUrl: server.wsUrl,
+      tokenProvider: tokenProvider(client, { roomIdentifier: roomArn, userId: name, attributes }),
+    });
+    members.push(m);
+    await m.connect();
+    return m;
+  }
+
+  /** Polls ListRoomUsers (every page) until its users are `want` ("id×n …"). */
+  async function awaitUsers(roomArn, want, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const users = [];
+      let nextToken;
+      do {
+        const page = await ext('ListRoomUsers', { roomIdentifier: roomArn, maxResults: 1, ...(nextToken ? { nextToken } : {}) });
+        users.push(...page.users);
+        nextToken = page.nextToken;
+      } while (nextToken);
+      const got = users.map((u) => `${u.userId}×${u.connectionCount}`).join(' ');
+      if (got === want) return users;
+      if (Date.now() > deadline) assert.fail(`ListRoomUsers: ${got}, want ${want}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('ListRoomUsers lists the SDK members by userId, with attributes, counts and totals', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'presence-list' });
+    const empty = await ext('ListRoomUsers', { roomIdentifier: roomArn });
+    assert.deepEqual(empty, { users: [], userCount: 0, connectionCount: 0 });
+    const before = Date.now();
+    await connected('zoe', roomArn, { color: 'green' });
+    await connected('adam', roomArn);
+    const second = await connected('zoe', roomArn, { color: 'blue' });
+    const users = await awaitUsers(roomArn, 'adam×1 zoe×2');
+    assert.deepEqual(users[1].attributes, { color: 'green' }, "the earliest connection's attributes");
+    assert.deepEqual(users[0].attributes, {});
+    const at = Date.parse(users[1].connectedAt);
+    assert.ok(at >= before - 1000 && at <= Date.now() + 1000, `connectedAt ${users[1].connectedAt}`);
+    const page = await ext('ListRoomUsers', { roomIdentifier: roomArn, maxResults: 1 });
+    assert.equal(page.userCount, 2);
+    assert.equal(page.connectionCount, 3);
+    assert.ok(page.nextToken);
+
+    second.disconnect();
+    await awaitUsers(roomArn, 'adam×1 zoe×1');
+  });
+
+  it('ivschatd:join and ivschatd:leave reach the other members as SDK events, once per user', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'presence-events', tags: { 'ivschatd:presence-events': 'true' } });
+    const viewer = await connected('viewer', roomArn);
+    const zed1 = await connected('zed', roomArn);
+    const join = await viewer.waitFor('event', (e) => e.eventName === 'ivschatd:join');
+    assert.deepEqual(join.attributes, { userId: 'zed' });
+    assert.match(join.id, /^[A-Za-z0-9]{12}$/);
+    assert.ok(join.sendTime instanceof Date && !Number.isNaN(join.sendTime.getTime()));
+    const zed2 = await connected('zed', roomArn);
+    zed1.disconnect();
+    zed2.disconnect();
+    const leave = await viewer.waitFor('event', (e) => e.eventName === 'ivschatd:leave');
+    assert.deepEqual(leave.attributes, { userId: 'zed' });
+    const presence = viewer.events.event.filter((e) => e.eventName.startsWith('ivschatd:')).map((e) => `${e.eventName}:${e.attributes.userId}`);
+    assert.deepEqual(presence, ['ivschatd:join:zed', 'ivschatd:leave:zed'], 'one join and one leave for two connections');
+    assert.equal(zed1.events.event.filter((e) => e.eventName === 'ivschatd:join').length, 0, 'a user does not hear its own join');
+    assert.deepEqual(viewer.errorLogs(), [], 'the SDK parsed every frame');
+  });
+
+  it('ListRoomUsers refuses bad input naming the field', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const roomArn = await createRoom(client, { name: 'presence-input' });
+    for (const [input, field] of [
+      [{ roomIdentifier: 'room' }, 'roomIdentifier'],
+      [{ roomIdentifier: roomArn, maxResults: 0 }, 'maxResults'],
+      [{ roomIdentifier: roomArn, maxResults: 51 }, 'maxResults'],
+      [{ roomIdentifier: roomArn, nextToken: 'forged' }, 'nextToken'],
+    ]) {
+      await assert.rejects(ext('ListRoomUsers', input),
+        (err) => err.status === 400 && err.code === 'ValidationException' && err.message.includes(field));
+    }
+    await assert.rejects(ext('ListRoomUsers', { roomIdentifier: roomArn.replace(/\/.*$/, '/AAAAAAAAAAAA') }),
+      (err) => err.status === 404 && err.code === 'ResourceNotFoundException');
   });
 });
