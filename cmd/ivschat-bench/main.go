@@ -143,6 +143,7 @@ type options struct {
 	pid                 int
 	ivschatd            string
 	ivschatdArgs        string
+	roomTags            string
 	workers, sourceIPs  int
 	connectConc         int
 	idle, idleRoom      int
@@ -175,6 +176,7 @@ func run(args []string) error {
 	fs.IntVar(&o.pid, "pid", 0, "pid of the ivschatd at -addr, for /proc memory and CPU")
 	fs.StringVar(&o.ivschatd, "ivschatd", "", "ivschatd binary to start (default: go build ./cmd/ivschatd of the current directory)")
 	fs.StringVar(&o.ivschatdArgs, "ivschatd-args", "", "extra arguments for the started ivschatd, space separated")
+	fs.StringVar(&o.roomTags, "room-tags", "", "tags of every room the scenarios create, key=value comma separated (e.g. ivschatd:presence-events=true)")
 	fs.IntVar(&o.workers, "workers", 4, "generator processes holding listening members")
 	fs.IntVar(&o.sourceIPs, "source-ips", 8, "loopback source addresses the members dial from: 127.0.0.2 onwards")
 	fs.IntVar(&o.connectConc, "connect-concurrency", 64, "handshakes in flight per generator while setting up")
@@ -271,6 +273,20 @@ func run(args []string) error {
 		}
 	}
 
+	tags := map[string]string{}
+	for kv := range strings.SplitSeq(o.roomTags, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			tags[k] = v
+		} else if kv != "" {
+			return fmt.Errorf("-room-tags: %q is not key=value", kv)
+		}
+	}
+	withTags := func(t *bench.Ivschatd) *bench.Ivschatd {
+		if len(tags) > 0 {
+			t.RoomTags = tags
+		}
+		return t
+	}
 	// start brings up a fresh server of the target for one scenario.
 	start := func(name string) (bench.Target, func(), error) {
 		if n, ok := strings.CutPrefix(name, "cluster:"); ok {
@@ -283,7 +299,7 @@ func run(args []string) error {
 		switch name {
 		case "ivschatd":
 			if o.addr != "" {
-				return bench.NewIvschatd(o.addr, o.pid), func() {}, nil
+				return withTags(bench.NewIvschatd(o.addr, o.pid)), func() {}, nil
 			}
 			dir, err := os.MkdirTemp("", "ivschat-bench-data-")
 			if err != nil {
@@ -304,7 +320,7 @@ func run(args []string) error {
 			if err != nil {
 				return nil, nil, err
 			}
-			return bench.NewIvschatd(p.URL, p.Pid()), p.Stop, nil
+			return withTags(bench.NewIvschatd(p.URL, p.Pid())), p.Stop, nil
 		case "baseline":
 			argv := []string{exe, "baseline", "-addr", "127.0.0.1:0"}
 			pprofURL = ""

@@ -55,6 +55,8 @@ type Ivschatd struct {
 	Client  *ivschat.Client
 	// Concurrency bounds control-plane calls in flight while setting up.
 	Concurrency int
+	// RoomTags are set on every room the scenarios create (ivschatd: extensions to measure).
+	RoomTags map[string]string
 }
 
 // NewIvschatd makes a target for the node at baseURL with the development credentials.
@@ -127,7 +129,7 @@ func (t *Ivschatd) CreateRooms(ctx context.Context, n int) ([]string, error) {
 	arns := make([]string, n)
 	err := parallel(ctx, n, t.Concurrency, func(ctx context.Context, i int) error {
 		out, err := t.Client.CreateRoom(ctx, &ivschat.CreateRoomInput{Name: aws.String("bench-" + strconv.Itoa(i)),
-			MaximumMessageRatePerSecond: aws.Int32(100)})
+			MaximumMessageRatePerSecond: aws.Int32(100), Tags: t.RoomTags})
 		if err != nil {
 			return fmt.Errorf("CreateRoom: %w", err)
 		}
