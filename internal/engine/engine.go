@@ -54,9 +54,12 @@ type Engine struct {
 	embedded *server.Server
 	// embeddedOpts configured the embedded server; restarting its JetStream reapplies them.
 	embeddedOpts *server.Options
-	dirLock      *dataDirLock
-	nc           *nats.Conn
-	js           jetstream.JetStream
+	// memoryBuckets are the configurations of the buckets kept in memory, made again when
+	// the embedded JetStream restarts.
+	memoryBuckets []jetstream.KeyValueConfig
+	dirLock       *dataDirLock
+	nc            *nats.Conn
+	js            jetstream.JetStream
 
 	Rooms                 *Table[chat.Room]
 	LoggingConfigurations *Table[chat.LoggingConfiguration]
@@ -190,6 +193,9 @@ func (e *Engine) openBuckets(ctx context.Context) error {
 		kv, err := e.js.CreateOrUpdateKeyValue(ctx, kc)
 		if err != nil {
 			return nil, fmt.Errorf("engine: bucket %s: %w", name, err)
+		}
+		if kc.Storage == jetstream.MemoryStorage {
+			e.memoryBuckets = append(e.memoryBuckets, kc)
 		}
 		return kv, nil
 	}
@@ -462,7 +468,10 @@ func (e *Engine) recoverStore(g *writeGuard) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(e.life, 5*readyTimeout)
-		err := e.probe(ctx)
+		err := e.recreateMemoryBuckets(ctx)
+		if err == nil {
+			err = e.probe(ctx)
+		}
 		cancel()
 		if err != nil {
 			log.Warn("engine: JetStream restarted but a write still fails", "err", err)
@@ -471,9 +480,23 @@ func (e *Engine) recoverStore(g *writeGuard) {
 		g.recovered()
 		e.Rooms.restartWatch()
 		e.LoggingConfigurations.restartWatch()
+		e.Bans.restartWatch()
 		log.Info("engine: the store takes writes again")
 		return
 	}
+}
+
+// recreateMemoryBuckets makes the in-memory buckets again after JetStream restarted: their
+// records (room budgets, slow mode's windows, heartbeats, presence counts) are about the
+// moment and were lost with the restart, but without the buckets every send would fail its
+// rate check. The handles the engine holds name the buckets, so they work again at once.
+func (e *Engine) recreateMemoryBuckets(ctx context.Context) error {
+	for _, kc := range e.memoryBuckets {
+		if _, err := e.js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
 }
 
 // Close stops watches, drains the connection and shuts the embedded server down.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ivschat"
+	"github.com/gorilla/websocket"
 
 	"github.com/ivschatd/ivschatd/test/sdkclient"
 )
@@ -93,6 +94,26 @@ func TestFullDisk(t *testing.T) {
 		}
 		if !strings.Contains(node.Log(), "the store takes writes again") {
 			t.Errorf("the node's log does not say it recovered:\n%s", node.Log())
+		}
+	})
+	t.Run("after the recovery a member connects and its message is delivered (the in-memory rate buckets are back)", func(t *testing.T) {
+		token := sdkclient.NewToken(t, c, before.Arn, "after-recovery", "SEND_MESSAGE")
+		d := websocket.Dialer{Subprotocols: []string{token}, HandshakeTimeout: 10 * time.Second}
+		ws, resp, err := d.Dial(strings.Replace(node.URL, "http://", "ws://", 1), nil)
+		if err != nil {
+			t.Fatalf("connect after recovery: %v (%v)", err, resp)
+		}
+		defer ws.Close()
+		if err := ws.WriteJSON(map[string]string{"Action": "SEND_MESSAGE", "RequestId": "r1", "Content": "back"}); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		var frame struct{ Type, Content, ErrorMessage string }
+		if err := ws.ReadJSON(&frame); err != nil {
+			t.Fatal(err)
+		}
+		if frame.Type != "MESSAGE" || frame.Content != "back" {
+			t.Fatalf("the sender got %+v, want its MESSAGE", frame)
 		}
 	})
 	t.Run("every acknowledged write is there after a restart", func(t *testing.T) {
