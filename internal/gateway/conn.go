@@ -24,13 +24,15 @@ import (
 // empty, everything pending in one vectored write; so an idle member holds no writer and no
 // queue memory, and a member that falls behind catches up in few syscalls.
 type conn struct {
-	gw     *Gateway
-	raw    net.Conn
-	rc     syscall.RawConn // raw's descriptor, for the shard writer's non-blocking writes; nil for TLS
-	hub    *hub
-	token  *chat.Token
-	ip     string
-	expiry *time.Timer
+	gw    *Gateway
+	raw   net.Conn
+	rc    syscall.RawConn // raw's descriptor, for the shard writer's non-blocking writes; nil for TLS
+	hub   *hub
+	token *chat.Token
+	ip    string
+	// expirySlot is the connection's place among the node's expiries, guarded by their
+	// lock (expiry.go); 0 while not watched.
+	expirySlot int
 	// since is when the handshake was accepted (Unix ns), for ListRoomUsers' connectedAt.
 	since int64
 	// counted says the connection is counted in its room's presence (ivschatd:presence-events).
@@ -171,9 +173,7 @@ func (c *conn) teardown() {
 		if c.endRequest != nil {
 			c.endRequest()
 		}
-		if c.expiry != nil {
-			c.expiry.Stop()
-		}
+		c.gw.expiries.remove(c)
 		if c.raw != nil {
 			_ = c.raw.Close()
 		}
@@ -230,13 +230,16 @@ func (c *conn) attach(raw net.Conn) bool {
 	if sc, ok := raw.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
-	c.expiry = time.AfterFunc(time.Until(c.token.SessionExpirationTime), func() {
-		c.sendError("", "", chat.KindUnauthenticated, "the chat session has expired; connect again with a new token")
-		c.closeWith(closeNormal, "session expired")
-	})
+	c.gw.expiries.add(c)
 	c.startWriter()
 	c.mu.Unlock()
 	return true
+}
+
+// expire ends the connection when its chat session is over.
+func (c *conn) expire() {
+	c.sendError("", "", chat.KindUnauthenticated, "the chat session has expired; connect again with a new token")
+	c.closeWith(closeNormal, "session expired")
 }
 
 // maxSpare is the largest batch capacity a connection keeps between bursts.

@@ -94,6 +94,7 @@ type Gateway struct {
 
 	metrics     *metrics.Metrics
 	hubs        [hubShards]hubShard
+	expiries    expiries
 	connections atomic.Int64
 	rooms       atomic.Int64
 	wg          sync.WaitGroup
