@@ -194,7 +194,9 @@ describe('messaging SDK: one server', () => {
       assert.equal(new Set(messages.map((m) => m.id)).size, messages.length, 'ids are unique');
       for (const [i, m] of messages.entries()) assert.equal(m.requestId, requests[i].requestId);
       for (const viewer of [alice, bob]) {
-        await viewer.waitFor('message', (m) => m.id === messages.at(-1).id);
+        // The two senders' messages interleave in any order (each is admitted on its own), so
+        // every one of them is awaited, not only the last one sent.
+        for (const sentMessage of messages) await viewer.waitFor('message', (m) => m.id === sentMessage.id, 20_000);
         const seen = viewer.events.message.filter((m) => m.content.startsWith('order ')).map((m) => m.content);
         for (const who of ['alice', 'bob']) {
           assert.deepEqual(
