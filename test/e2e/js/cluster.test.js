@@ -1,7 +1,8 @@
 // The official amazon-ivs-chat-messaging SDK (unchanged) in Node 20 against two ivschatd nodes
 // of one cluster, behind a small round-robin TCP proxy standing in for a load balancer: members
 // land on different nodes and chat, and when a node is stopped (SIGTERM), its member reconnects
-// through the proxy to the other node with a new token.
+// through the proxy to the other node with a new token. On three nodes: presence, and bans and
+// slow mode, which hold for the room whichever node a member or a call goes through.
 //
 // The NATS cluster (three servers with JetStream) comes from test/cluster/cmd/natscluster; the
 // Go test in test/cluster checks the cluster's guarantees in depth.
@@ -14,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { SendEventCommand } from '@aws-sdk/client-ivschat';
+import { CreateChatTokenCommand, SendEventCommand } from '@aws-sdk/client-ivschat';
 
 import { REPO_ROOT, devCredentials, makeIvschatClient, startServer } from './lib/server.js';
 import { RoomRecorder, createRoom, installWebSocket, sleep, tokenProvider } from './lib/messaging.js';
@@ -362,6 +363,73 @@ describe('presence across three nodes of a cluster', () => {
       assert.deepEqual(presence(), ['join:ann', 'join:ben', 'join:cat', 'join:dan', 'leave:cat', 'leave:dan']);
       assert.deepEqual(watcher.errorLogs(), [], 'the SDK parsed every frame');
       await n3.stop();
+    },
+  );
+});
+
+describe('bans and slow mode across three nodes of a cluster', () => {
+  const ctx = {};
+  before(async () => {
+    const args = ['--nats-url', nats.urls, '--replicas', '3'];
+    ctx.nodes = [await startServer({ args }), await startServer({ args }), await startServer({ args })];
+    nodes.push(...ctx.nodes);
+    ctx.client = makeIvschatClient(ctx.nodes[0]);
+  });
+
+  const member = async (node, roomIdentifier, name) => {
+    const m = new RoomRecorder(ChatRoom, {
+      name: `${name}@${node.url}`,
+      wsUrl: node.wsUrl,
+      maxReconnectAttempts: 0,
+      tokenProvider: tokenProvider(makeIvschatClient(node), { roomIdentifier, userId: name, capabilities: ['SEND_MESSAGE'] }),
+    });
+    members.push(m);
+    await m.connect(20_000);
+    return m;
+  };
+
+  it(
+    "slow mode counts a user's sends on every node; a ban issued on one node disconnects the user on all three and refuses its tokens there",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const [n1, n2, n3] = ctx.nodes;
+      const roomIdentifier = await createRoom(ctx.client, { name: 'bans-cluster', tags: { 'ivschatd:user-rate': '2/60' } });
+      const watcher = await member(n1, roomIdentifier, 'watcher');
+      const eve = [await member(n1, roomIdentifier, 'eve'), await member(n2, roomIdentifier, 'eve'), await member(n3, roomIdentifier, 'eve')];
+
+      // Slow mode: two sends per minute for eve, whichever node each goes through.
+      await eve[0].room.sendMessage(new SendMessageRequest('eve via node 1'));
+      await eve[1].room.sendMessage(new SendMessageRequest('eve via node 2'));
+      await assert.rejects(eve[2].room.sendMessage(new SendMessageRequest('eve via node 3')), (err) => {
+        assert.equal(err.errorCode, 429);
+        assert.match(err.errorMessage, /^slow mode: /);
+        return true;
+      });
+      // Another user has an allowance of its own.
+      await watcher.room.sendMessage(new SendMessageRequest('watcher is not slowed'));
+
+      // A ban issued through node 2 ends eve's connections on all three nodes.
+      const ban = await checkedExtension(n2.url, devCredentials(), 'BanUser', { roomIdentifier, userId: 'eve', durationSeconds: 600, reason: 'flooding' });
+      for (const m of eve) assert.equal(await m.waitFor('disconnect', () => true, 20_000), 'serverDisconnect');
+      const seen = await watcher.waitFor('userDisconnect', (e) => e.userId === 'eve', 20_000);
+      assert.equal(seen.reason, 'flooding');
+      assert.equal(watcher.state, 'connected');
+
+      // Every node refuses eve a token, and a token minted before the ban opens nowhere.
+      for (const node of ctx.nodes) {
+        await assert.rejects(
+          makeIvschatClient(node).send(new CreateChatTokenCommand({ roomIdentifier, userId: 'eve' })),
+          (err) => err.name === 'AccessDeniedException' && err.message.includes(`until ${ban.expireTime.replace(/\.\d+Z$/, 'Z')}`),
+        );
+      }
+      const { bans } = await checkedExtension(n3.url, devCredentials(), 'ListBans', { roomIdentifier });
+      assert.deepEqual(bans.map((b) => b.userId), ['eve']);
+
+      // Unbanned through node 3: eve connects again through node 1.
+      await checkedExtension(n3.url, devCredentials(), 'UnbanUser', { roomIdentifier, userId: 'eve' });
+      const back = await member(n1, roomIdentifier, 'eve');
+      assert.equal(back.state, 'connected');
+      assert.deepEqual(watcher.errorLogs(), [], 'the SDK parsed every frame');
     },
   );
 });
