@@ -288,12 +288,31 @@ describe('messaging SDK: two nodes of a cluster behind a round-robin proxy', () 
   );
 });
 
+/** Three ivschatd nodes on the NATS cluster, replicated storage; stopped by the file's after(). */
+async function startThreeNodes() {
+  const args = ['--nats-url', nats.urls, '--replicas', '3'];
+  const three = [await startServer({ args }), await startServer({ args }), await startServer({ args })];
+  nodes.push(...three);
+  return three;
+}
+
+/** A member on the official SDK connected to one node, with a token minted through it. */
+async function nodeMember(node, roomIdentifier, name, capabilities = []) {
+  const m = new RoomRecorder(ChatRoom, {
+    name: `${name}@${node.url}`,
+    wsUrl: node.wsUrl,
+    maxReconnectAttempts: 0,
+    tokenProvider: tokenProvider(makeIvschatClient(node), { roomIdentifier, userId: name, capabilities }),
+  });
+  members.push(m);
+  await m.connect(20_000);
+  return m;
+}
+
 describe('presence across three nodes of a cluster', () => {
   const ctx = {};
   before(async () => {
-    const args = ['--nats-url', nats.urls, '--replicas', '3'];
-    ctx.nodes = [await startServer({ args }), await startServer({ args }), await startServer({ args })];
-    nodes.push(...ctx.nodes);
+    ctx.nodes = await startThreeNodes();
     ctx.client = makeIvschatClient(ctx.nodes[0]);
   });
 
@@ -319,17 +338,7 @@ describe('presence across three nodes of a cluster', () => {
       }
     }
   };
-  const member = async (node, roomIdentifier, name) => {
-    const m = new RoomRecorder(ChatRoom, {
-      name,
-      wsUrl: node.wsUrl,
-      maxReconnectAttempts: 0,
-      tokenProvider: tokenProvider(ctx.client, { roomIdentifier, userId: name }),
-    });
-    members.push(m);
-    await m.connect();
-    return m;
-  };
+  const member = nodeMember;
 
   it(
     'ListRoomUsers and presence events across three nodes; a killed node\'s members drop out and leave',
@@ -370,23 +379,11 @@ describe('presence across three nodes of a cluster', () => {
 describe('bans and slow mode across three nodes of a cluster', () => {
   const ctx = {};
   before(async () => {
-    const args = ['--nats-url', nats.urls, '--replicas', '3'];
-    ctx.nodes = [await startServer({ args }), await startServer({ args }), await startServer({ args })];
-    nodes.push(...ctx.nodes);
+    ctx.nodes = await startThreeNodes();
     ctx.client = makeIvschatClient(ctx.nodes[0]);
   });
 
-  const member = async (node, roomIdentifier, name) => {
-    const m = new RoomRecorder(ChatRoom, {
-      name: `${name}@${node.url}`,
-      wsUrl: node.wsUrl,
-      maxReconnectAttempts: 0,
-      tokenProvider: tokenProvider(makeIvschatClient(node), { roomIdentifier, userId: name, capabilities: ['SEND_MESSAGE'] }),
-    });
-    members.push(m);
-    await m.connect(20_000);
-    return m;
-  };
+  const member = (node, roomIdentifier, name) => nodeMember(node, roomIdentifier, name, ['SEND_MESSAGE']);
 
   it(
     "slow mode counts a user's sends on every node; a ban issued on one node disconnects the user on all three and refuses its tokens there",
